@@ -127,11 +127,18 @@ class Store:
                 con = duckdb.connect(str(path), read_only=read_only)
                 break
             except duckdb.IOException as exc:
-                if "lock" in str(exc).lower() and time.monotonic() < deadline:
+                locked = "lock" in str(exc).lower()
+                if locked and time.monotonic() < deadline:
                     time.sleep(0.25)
                     continue
-                raise StoreError(f"cannot open audit store {str(path)!r}: {exc}",
-                                 hint="another auditor run may hold it; retry later") from None
+                if locked:
+                    holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(".")[0]
+                    raise StoreError(
+                        f"audit store {str(path)!r} is in use by another process"
+                        f"{' (' + holder.strip() + ')' if 'PID' in holder else ''}; "
+                        f"waited {lock_timeout:.0f} s",
+                        hint="another auditor run may hold it; retry later") from None
+                raise StoreError(f"cannot open audit store {str(path)!r}: {exc}") from None
             except duckdb.Error as exc:
                 raise StoreError(f"cannot open audit store {str(path)!r}: {exc}",
                                  hint="the file may not be a DuckDB database") from None
