@@ -21,7 +21,7 @@ from auditor import __version__
 from auditor.checks import specs_for
 from auditor.config import DatasetConfig, LoadedConfig, UseCaseConfig, split_column_ref
 from auditor.connector import Connector, resolve_path
-from auditor.errors import SourceError, SuiteError
+from auditor.errors import SourceDataError, SourceError, SuiteError
 from auditor.findings import dataset_findings, missing_column_finding, source_failure_finding
 from auditor.measure import (
     UseCaseMeasures,
@@ -189,7 +189,12 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
     spec = SampleSpec(method=ds.sampling.method, n=ds.sampling.n, seed=ds.sampling.seed,
                       where=ds.sampling.where)
     sample = connector.sample(ds.object, spec, ds.options)
-    table, rows = writer.write_sample(name, sample.reader)
+    try:
+        table, rows = writer.write_sample(name, sample.reader)
+    except duckdb.Error as exc:
+        # A connector error raised mid-stream reaches us wrapped by DuckDB's Arrow scan.
+        raise SourceDataError(f"dataset {name}: reading {ds.object!r} failed mid-stream: "
+                              f"{exc}") from None
     writer.write_rejected(name, sample.rejected)
     con = writer.con
     present = {c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()}
@@ -206,7 +211,8 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
     result = DatasetResult(
         name=name, source=ds.source, object=ds.object, status="ok", rows=rows,
         source_rows=sample.source_rows, sample_table=table, metadata=sample.metadata,
-        profile=profile, rejected_rows=len(sample.rejected), pii=pii, owner=ds.owner,
+        profile=profile,
+        rejected_rows=sample.rejected_total or len(sample.rejected), pii=pii, owner=ds.owner,
         system_of_record=ds.system_of_record, near_duplicates=near)
     return _Loaded(name, ds, table, rows, result)
 

@@ -75,6 +75,8 @@ class Sample:
     rejected: list[RejectedRow] = field(default_factory=list)
     source_rows: int | None = None
     notes: list[str] = field(default_factory=list)
+    #: All rejected rows, when ``rejected`` lists only the first ones (bounded memory).
+    rejected_total: int | None = None
 
 
 # --- Profiling ------------------------------------------------------------------------------

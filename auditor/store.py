@@ -1,9 +1,13 @@
 """The DuckDB audit store: the only owner of the store connection and its DDL.
 
-Every run is one transaction. Samples, profiles, results, findings and scores of a run become
-visible together at COMMIT; a crash, a bug or Ctrl-C before that leaves no trace of the run, and
-earlier runs are never touched. A run whose *sources* failed still commits (status ``partial``):
-the failure is a finding in it.
+A run exists once its row in ``runs`` is committed. Its records (schemas, profiles, results,
+findings, scores) are buffered and written with that row in one short transaction at the end, so
+they become visible together; a crash, a bug or Ctrl-C before that leaves no run behind and never
+touches earlier runs. Sample tables are written as the run goes (in DuckDB a failed statement
+aborts the whole open transaction, so a long run transaction would let one bad source or one bad
+regex poison the run); the samples of a run that never committed are dropped when it fails, or
+swept at the next open after a crash. A run whose *sources* failed still commits (status
+``partial``): the failure is a finding in it.
 
 The schema is versioned in ``_auditor_meta``; migrations run in order inside a transaction.
 """
@@ -147,6 +151,7 @@ class Store:
         store = cls(con, path)
         if not read_only:
             store._migrate()
+            store._sweep_orphans()
         return store
 
     def close(self) -> None:
@@ -193,18 +198,26 @@ class Store:
             as_of: datetime) -> Iterator[RunWriter]:
         """One atomic run: everything written through the yielded writer commits together."""
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        self.con.execute("BEGIN TRANSACTION")
         writer = RunWriter(self, run_id)
+        writer.defer(
+            "INSERT INTO runs (run_id, started_at, config_path, config_hash, status, "
+            "auditor_version, as_of) VALUES (?, ?, ?, ?, 'running', ?, ?)",
+            [[run_id, datetime.now(UTC), config_path, config_hash, version, as_of]])
         try:
-            self.con.execute(
-                "INSERT INTO runs (run_id, started_at, config_path, config_hash, status, "
-                "auditor_version, as_of) VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                [run_id, datetime.now(UTC), config_path, config_hash, version, as_of])
             yield writer
-            self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            writer.discard()
             raise
+        writer.commit()
+
+    def _sweep_orphans(self) -> None:
+        """Drop sample tables of runs that never committed (a crash mid-run)."""
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND "
+            "split_part(table_name, '__', 1) NOT IN (SELECT run_id FROM runs)",
+            [SAMPLES_SCHEMA]).fetchall()
+        for (name,) in rows:
+            self.con.execute(f"DROP TABLE IF EXISTS {SAMPLES_SCHEMA}.{quote_ident(name)}")
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         cur = self.con.execute(
@@ -221,6 +234,38 @@ class RunWriter:
         self.store = store
         self.con = store.con
         self.run_id = run_id
+        self._pending: list[tuple[str, list[list[Any]]]] = []
+        self._samples: list[str] = []
+
+    def defer(self, sql: str, rows: list[list[Any]]) -> None:
+        """Queue rows for the run's final transaction."""
+        if rows:
+            self._pending.append((sql, rows))
+
+    def commit(self) -> None:
+        """Write the run row and every queued record in one transaction."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for sql, rows in self._pending:
+                self.con.executemany(sql, rows)
+            self.con.execute("COMMIT")
+        except BaseException as exc:
+            self.con.execute("ROLLBACK")
+            self.discard()
+            if isinstance(exc, duckdb.Error):
+                raise StoreError(f"could not write run {self.run_id} to the audit store: "
+                                 f"{exc}") from None
+            raise
+        self._pending.clear()
+
+    def discard(self) -> None:
+        """Drop this run's sample tables (the run never committed)."""
+        for table in self._samples:
+            try:
+                self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            except duckdb.Error:
+                pass  # swept at the next open
+        self._pending.clear()
 
     def sample_table_name(self, dataset: str) -> str:
         return f"{SAMPLES_SCHEMA}.{quote_ident(f'{self.run_id}__{dataset}')}"
@@ -230,6 +275,7 @@ class RunWriter:
         table = self.sample_table_name(dataset)
         view = f"__incoming_{uuid.uuid4().hex[:8]}"
         self.con.register(view, reader)
+        self._samples.append(table)
         try:
             self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM {view}")
         finally:
@@ -246,31 +292,32 @@ class RunWriter:
 
     def drop_sample(self, table: str) -> None:
         self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        self._samples.remove(table)
 
     def write_schema(self, dataset: str, columns: Sequence[ColumnSchema]) -> None:
-        self.con.executemany(
+        self.defer(
             "INSERT INTO columns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [[self.run_id, dataset, i, c.name, c.type, c.nullable, c.primary_key, c.comment]
              for i, c in enumerate(columns)])
 
     def write_rejected(self, dataset: str, rows: Sequence[RejectedRow]) -> None:
         if rows:
-            self.con.executemany(
+            self.defer(
                 "INSERT INTO rejected_rows VALUES (?, ?, ?, ?, ?, ?)",
                 [[self.run_id, dataset, r.line, r.reason, r.column, r.raw] for r in rows])
 
     def write_profile(self, profile: TableProfile) -> None:
-        self.con.execute(
+        self.defer(
             "INSERT INTO table_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [self.run_id, profile.dataset, profile.rows, profile.duplicate_rows,
-             _json(list(profile.key_columns)), profile.duplicate_keys, profile.null_keys])
-        self.con.executemany(
+            [[self.run_id, profile.dataset, profile.rows, profile.duplicate_rows,
+              _json(list(profile.key_columns)), profile.duplicate_keys, profile.null_keys]])
+        self.defer(
             "INSERT INTO column_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
             [[self.run_id, profile.dataset, c.name, _json(asdict(c)), c.null_share, c.distinct,
               c.freshness_hours] for c in profile.columns])
 
     def write_expectations(self, outcomes: Sequence[ExpectationOutcome]) -> None:
-        self.con.executemany(
+        self.defer(
             "INSERT INTO expectation_results VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [[self.run_id, o.dataset, o.suite, i, o.expectation_type, o.column, _json(o.kwargs),
@@ -280,30 +327,30 @@ class RunWriter:
 
     def write_pii(self, dataset: str, reasons: dict[str, str]) -> None:
         if reasons:
-            self.con.executemany("INSERT INTO pii_columns VALUES (?, ?, ?, ?)",
+            self.defer("INSERT INTO pii_columns VALUES (?, ?, ?, ?)",
                                  [[self.run_id, dataset, c, r] for c, r in reasons.items()])
 
     def write_dataset(self, d: DatasetResult) -> None:
-        self.con.execute(
+        self.defer(
             "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [self.run_id, d.name, d.source, d.object, d.status, d.rows, d.source_rows,
-             d.sample_table, d.rejected_rows, d.owner, d.error])
+            [[self.run_id, d.name, d.source, d.object, d.status, d.rows, d.source_rows,
+              d.sample_table, d.rejected_rows, d.owner, d.error]])
 
     def write_findings(self, findings: Sequence[Finding]) -> None:
         if findings:
-            self.con.executemany(
+            self.defer(
                 "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [[self.run_id, f.code, f.severity, f.message, f.dataset, f.column, f.source,
                   f.hint, _json(f.detail)] for f in findings])
 
     def write_scores(self, scores: Sequence[UseCaseScore]) -> None:
         for s in scores:
-            self.con.execute(
+            self.defer(
                 "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [self.run_id, s.use_case, s.kind, s.band.value, s.score, s.coverage,
-                 _json([asdict(b) for b in s.blockers]), _json(list(s.criticals)),
-                 _json(s.group_weights), _json(s.per_dataset)])
-            self.con.executemany(
+                [[self.run_id, s.use_case, s.kind, s.band.value, s.score, s.coverage,
+                  _json([asdict(b) for b in s.blockers]), _json(list(s.criticals)),
+                  _json(s.group_weights), _json(s.per_dataset)]])
+            self.defer(
                 "INSERT INTO score_checks VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [[self.run_id, s.use_case, c.check, c.name, c.group, c.scope, c.status,
@@ -314,6 +361,6 @@ class RunWriter:
     def finish(self, result: AuditResult, status: str) -> None:
         summary = {u.use_case: {"band": u.band.value, "score": round(u.score, 1)}
                    for u in result.use_cases}
-        self.con.execute(
+        self.defer(
             "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
-            [result.finished_at, status, _json(summary), self.run_id])
+            [[result.finished_at, status, _json(summary), self.run_id]])

@@ -26,7 +26,7 @@ def _one_run(store: Store, rows: int = 10) -> str:
     with store.run(config_path="c.yml", config_hash="h", version="t",
                    as_of=datetime.now(UTC)) as w:
         w.write_sample("crm.accounts", _reader(rows))
-        w.con.execute("UPDATE runs SET status = 'ok' WHERE run_id = ?", [w.run_id])
+        w.defer("UPDATE runs SET status = 'ok' WHERE run_id = ?", [[w.run_id]])
         return w.run_id
 
 
@@ -37,6 +37,18 @@ def test_new_store_is_migrated(tmp_path: Path) -> None:
     # reopening is a no-op, not a second migration
     store = Store.open(tmp_path / "a.duckdb")
     assert store.schema_version() == SCHEMA_VERSION
+    store.close()
+
+
+def test_failed_statement_mid_run_does_not_poison_the_run(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "a.duckdb")
+    with store.run(config_path="c.yml", config_hash="h", version="t",
+                   as_of=datetime.now(UTC)) as w:
+        w.write_sample("a", _reader(3))
+        with pytest.raises(duckdb.Error):
+            w.con.execute("SELECT regexp_matches('x', '(')")  # e.g. a bad user regex
+        w.write_sample("b", _reader(4))
+    assert len(store.runs()) == 1
     store.close()
 
 
@@ -76,6 +88,10 @@ def test_killed_process_mid_run_does_not_damage_store(tmp_path: Path) -> None:
     assert [r["run_id"] for r in store.runs()] == [first]
     n = store.con.execute(f'SELECT count(*) FROM samples."{first}__crm.accounts"').fetchone()
     assert n == (50,)
+    # the crashed run's sample table was swept as an orphan on open
+    tables = store.con.execute("SELECT table_name FROM information_schema.tables "
+                               "WHERE table_schema = 'samples'").fetchall()
+    assert tables == [(f"{first}__crm.accounts",)]
     store.close()
 
 

@@ -1,0 +1,1 @@
+"""Building blocks of sample_data/generate.py (not part of the auditor package)."""
