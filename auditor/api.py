@@ -22,7 +22,12 @@ from auditor.checks import specs_for
 from auditor.config import DatasetConfig, LoadedConfig, UseCaseConfig, split_column_ref
 from auditor.connector import Connector, resolve_path
 from auditor.errors import SourceDataError, SourceError, SuiteError
-from auditor.findings import dataset_findings, missing_column_finding, source_failure_finding
+from auditor.findings import (
+    dataset_findings,
+    missing_column_finding,
+    orphan_finding,
+    source_failure_finding,
+)
 from auditor.measure import (
     UseCaseMeasures,
     join_match,
@@ -143,6 +148,7 @@ def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connecto
         st.result = replace(st.result, expectations=tuple(
             _validate(con, st, suites[name], engine=engine)))
     datasets = {**{n: s.result for n, s in states.items()}, **failed}
+    findings.extend(_reference_findings(con, states, cfg.datasets))
     scores = []
     for uc in cfg.use_cases:
         progress(f"score {uc.use_case}")
@@ -197,7 +203,7 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
                               f"{exc}") from None
     writer.write_rejected(name, sample.rejected)
     con = writer.con
-    present = {c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()}
+    present = {c[0] for c in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
     keys = [k for k in ds.key if k in present]
     profile = profile_table(con, table, dataset=name, key_columns=keys, as_of=as_of)
     pii = _pii(con, table, profile, ds)
@@ -260,6 +266,26 @@ def _validate(con: duckdb.DuckDBPyConnection, st: _Loaded, suites: list[Suite], 
             outcomes.extend(run_suite(con, st.table, suite, dataset=st.name,
                                       masked_columns=masks))
     return outcomes
+
+
+def _reference_findings(con: duckdb.DuckDBPyConnection, states: dict[str, _Loaded],
+                        declared: dict[str, DatasetConfig]) -> list[Finding]:
+    """Orphan foreign keys for every declared dataset reference between loaded datasets."""
+    out = []
+    for name, st in states.items():
+        for col, target in st.cfg.references.items():
+            split = split_column_ref(target, declared)
+            parent = states.get(split[0]) if split else None
+            prof = st.result.profile
+            if parent is None or split is None or prof is None or prof.column(col) is None \
+                    or parent.result.profile is None \
+                    or parent.result.profile.column(split[1]) is None:
+                continue
+            join = join_match(con, st.table, col, parent.table, split[1],
+                              left=f"{name}.{col}", right=target, min_match=1.0)
+            if (f := orphan_finding(name, col, target, join)) is not None:
+                out.append(f)
+    return out
 
 
 def _missing_columns(uc: UseCaseConfig, datasets: dict[str, DatasetResult],

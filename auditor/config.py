@@ -97,6 +97,10 @@ class DatasetConfig(_Model):
         default_factory=list,
         description="Columns that identify an entity; rows equal after normalisation "
                     "(case, punctuation, legal suffixes) are reported as near-duplicates.")
+    references: dict[str, str] = Field(
+        default_factory=dict,
+        description="Foreign keys: column -> `dataset.column` it must match (like dbt's "
+                    "relationships test); orphans are reported as findings.")
     pii_columns: list[str] = Field(default_factory=list, description="Columns declared PII.")
     not_pii: list[str] = Field(default_factory=list, description="Columns never treated as PII.")
     options: dict[str, Any] = Field(default_factory=dict,
@@ -331,6 +335,12 @@ def _check_references(loaded: LoadedConfig) -> None:
         if ds.source not in cfg.sources:
             errors.append(f"{loaded.where('datasets', name, 'source')} datasets.{name}.source: "
                           f"unknown source {ds.source!r} (known: {', '.join(cfg.sources)})")
+        for col, target in ds.references.items():
+            split = split_column_ref(target, cfg.datasets)
+            if split is None:
+                errors.append(f"{loaded.where('datasets', name, 'references', col)} "
+                              f"datasets.{name}.references.{col}: {target!r} does not start "
+                              "with a known dataset name (write dataset.column)")
     names = [u.use_case for u in cfg.use_cases]
     for dup in {n for n in names if names.count(n) > 1}:
         errors.append(f"{loaded.path}: use case {dup!r} is declared twice")

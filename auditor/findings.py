@@ -16,6 +16,7 @@ fix it. Codes are stable; the README lists them. Use-case-level problems are sco
 | DQ004  | by GX    | a GX expectation failed (critical/major/info by severity)  |
 | DQ005  | minor    | exact duplicate rows                                       |
 | DQ006  | major    | an expectation could not run (missing column, bad regex)   |
+| DQ007  | major    | foreign key values with no match in the referenced dataset |
 | PII001 | info     | a column holds PII (with the reason)                       |
 | PII002 | major    | free text embeds PII (e-mails, phones, IBANs ...)          |
 | GOV001 | critical | dataset has no owner                                       |
@@ -24,6 +25,7 @@ fix it. Codes are stable; the README lists them. Use-case-level problems are sco
 from __future__ import annotations
 
 from auditor.errors import SourceError
+from auditor.measure import JoinMeasure
 from auditor.models import DatasetResult, Finding
 
 _GX_SEVERITY = {"critical": "critical", "warning": "major", "info": "info"}
@@ -40,6 +42,21 @@ def missing_column_finding(use_case: str, ref: str, where: str) -> Finding:
                    message=f"{where}: use case {use_case!r} declares {ref!r}, which does not "
                            "exist in the loaded data",
                    column=ref, hint="fix the column name, or restore the column at the source")
+
+
+def orphan_finding(dataset: str, column: str, target: str, join: JoinMeasure) -> Finding | None:
+    orphans = join.child_rows - join.matched - join.null_children
+    if orphans <= 0:
+        return None
+    return Finding("DQ007", "major",
+                   f"{orphans} of {join.child_rows} rows have a {column} with no match in "
+                   f"{target} ({1 - join.match_share:.1%} unmatched incl. {join.null_children} "
+                   f"null); e.g. {', '.join(join.orphan_examples)}",
+                   dataset=dataset, column=column,
+                   hint=f"create the missing {target} records or correct {column}",
+                   detail={"orphans": orphans, "null": join.null_children,
+                           "rows": join.child_rows, "target": target,
+                           "examples": list(join.orphan_examples)})
 
 
 def dataset_findings(d: DatasetResult) -> list[Finding]:

@@ -17,11 +17,24 @@ import duckdb
 
 from auditor.store import quote_ident
 
-# Words dropped when comparing entity names: "Acme Corp." and "ACME Corporation" are one firm.
+# Words dropped when comparing entity names: "Acme Corp." and "ACME Corporation" are one firm,
+# and so are "Initech GmbH" and "Initech Deutschland GmbH" (a country qualifier).
 LEGAL_SUFFIXES = (
     "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc",
     "plc", "gmbh", "ag", "sa", "sas", "srl", "bv", "nv", "oy", "ab", "kg", "group", "the",
+    "holding", "holdings",
 )
+COUNTRY_WORDS = (
+    "deutschland", "germany", "france", "uk", "usa", "us", "america", "espana", "spain",
+    "italia", "italy", "nederland", "netherlands", "schweiz", "suisse", "switzerland",
+    "austria", "osterreich", "international", "europe", "emea", "global",
+)
+# Spelling variants ("Confectionery" / "Confectionary") within a block of names that share
+# their first four characters: edit distance at most 10% of the longer normalised name.
+# (Jaro-Winkler was tried first: its prefix bonus pairs "Copperfield Care" with
+# "Copperfield Market".)
+FUZZY_SIMILARITY = 0.90
+FUZZY_MAX_KEYS = 200_000
 
 
 def query_hash(sql: str) -> str:
@@ -113,36 +126,63 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
 
 
 def normalised_name_sql(col: str) -> str:
-    """SQL that folds case, accents, punctuation and legal suffixes out of a name."""
-    suffixes = "|".join(LEGAL_SUFFIXES)
+    """SQL that folds case, accents, punctuation, legal suffixes and country words out."""
+    drop = "|".join(LEGAL_SUFFIXES + COUNTRY_WORDS)
     expr = f"lower(strip_accents(CAST({quote_ident(col)} AS VARCHAR)))"
+    expr = f"replace({expr}, '.', '')"  # "G.m.b.H." -> "gmbh", "B.V." -> "bv"
     expr = f"regexp_replace({expr}, '[^a-z0-9]+', ' ', 'g')"
-    expr = f"regexp_replace(' ' || {expr} || ' ', ' ({suffixes}) ', ' ', 'g')"
-    # Applied twice: RE2 has no lookahead, so adjacent suffixes ("co ltd") need a second pass.
-    expr = f"regexp_replace({expr}, ' ({suffixes}) ', ' ', 'g')"
+    expr = f"regexp_replace(' ' || {expr} || ' ', ' ({drop}) ', ' ', 'g')"
+    # Applied twice: RE2 has no lookahead, so adjacent words ("co ltd") need a second pass.
+    expr = f"regexp_replace({expr}, ' ({drop}) ', ' ', 'g')"
     return f"trim(regexp_replace({expr}, '\\s+', ' ', 'g'))"
 
 
 def near_duplicates(con: duckdb.DuckDBPyConnection, table: str, dataset: str,
                     columns: Sequence[str], examples: int = 5) -> NearDuplicates:
-    """Rows that name the same entity once case, punctuation and legal suffixes are ignored."""
-    keys = ", ".join(f"{normalised_name_sql(c)} AS k{i}" for i, c in enumerate(columns))
-    originals = ", ".join(quote_ident(c) for c in columns)
-    key_cols = ", ".join(f"k{i}" for i in range(len(columns)))
-    not_empty = " AND ".join(f"k{i} <> ''" for i in range(len(columns)))
+    """Rows that name the same entity once case, punctuation, legal suffixes and country
+    words are ignored, plus spelling variants (edit distance) among names sharing a prefix.
+
+    Extra rows = rows beyond the first in each cluster of equivalent names.
+    """
+    key = " || '|' || ".join(f"coalesce({normalised_name_sql(c)}, '')" for c in columns)
+    originals = "concat_ws(' / ', " + ", ".join(quote_ident(c) for c in columns) + ")"
+    not_empty = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in columns)
     sql = f"""
-        WITH n AS (SELECT {keys}, {originals} FROM {table}),
-        g AS (SELECT {key_cols}, count(*) AS c,
-                     list(DISTINCT concat_ws(' / ', {originals})) AS variants
-              FROM n WHERE {not_empty} GROUP BY ALL HAVING count(*) > 1)
-        SELECT coalesce(sum(c - 1), 0), count(*),
-               list(variants ORDER BY c DESC, variants) FILTER (WHERE len(variants) > 1)
-        FROM g"""
-    extra, groups, variants = con.execute(sql).fetchone() or (0, 0, None)
-    rows = _scalar(con, f"SELECT count(*) FROM {table}")
-    shown = tuple(tuple(v) for v in (variants or [])[:examples])
-    return NearDuplicates(dataset, tuple(columns), int(rows or 0), int(extra or 0),
-                          int(groups or 0), shown, query_hash(sql))
+        SELECT {key} AS k, count(*) AS c, list(DISTINCT {originals} ORDER BY {originals}) AS v
+        FROM {quote_ident(table)} WHERE {not_empty} GROUP BY 1 HAVING k <> ''"""
+    groups = {k: (int(c), list(v)) for k, c, v in con.execute(sql).fetchall()}
+    parent = {k: k for k in groups}
+
+    def find(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    if 1 < len(groups) <= FUZZY_MAX_KEYS:
+        keys = duckdb.connect()
+        keys.execute("CREATE TABLE k (k VARCHAR)")
+        keys.executemany("INSERT INTO k VALUES (?)", [[k] for k in groups])
+        edges = keys.execute(f"""
+            SELECT a.k, b.k FROM k a JOIN k b
+              ON left(a.k, 4) = left(b.k, 4) AND a.k < b.k
+             AND abs(length(a.k) - length(b.k)) <= 3
+            WHERE 1 - levenshtein(a.k, b.k) / greatest(length(a.k), length(b.k))
+                  >= {FUZZY_SIMILARITY}""").fetchall()
+        keys.close()
+        for a, b in edges:
+            parent[find(a)] = find(b)
+    clusters: dict[str, list[str]] = {}
+    for k in groups:
+        clusters.setdefault(find(k), []).append(k)
+    dup = [ks for ks in clusters.values() if sum(groups[k][0] for k in ks) > 1]
+    extra = sum(sum(groups[k][0] for k in ks) - 1 for ks in dup)
+    variants = sorted((sorted({v for k in ks for v in groups[k][1]}) for ks in dup),
+                      key=lambda v: (-len(v), v))
+    rows = _scalar(con, f"SELECT count(*) FROM {quote_ident(table)}")
+    shown = tuple(tuple(v) for v in variants if len(v) > 1)[:examples]
+    return NearDuplicates(dataset, tuple(columns), int(rows or 0), extra, len(dup), shown,
+                          query_hash(sql))
 
 
 def join_match(con: duckdb.DuckDBPyConnection, left_table: str, left_col: str,
@@ -156,14 +196,15 @@ def join_match(con: duckdb.DuckDBPyConnection, left_table: str, left_col: str,
     sql = f"""
         SELECT count(*), count(*) FILTER (WHERE l.{lc} IS NULL),
                count(*) FILTER (WHERE l.{lc} IS NOT NULL AND EXISTS (
-                   SELECT 1 FROM {right_table} r
+                   SELECT 1 FROM {quote_ident(right_table)} r
                    WHERE CAST(r.{rc} AS VARCHAR) = CAST(l.{lc} AS VARCHAR)))
-        FROM {left_table} l"""
+        FROM {quote_ident(left_table)} l"""
     total, nulls, matched = con.execute(sql).fetchone() or (0, 0, 0)
     orphans = con.execute(f"""
-        SELECT DISTINCT CAST(l.{lc} AS VARCHAR) AS v FROM {left_table} l
+        SELECT DISTINCT CAST(l.{lc} AS VARCHAR) AS v FROM {quote_ident(left_table)} l
         WHERE l.{lc} IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM {right_table} r WHERE CAST(r.{rc} AS VARCHAR) = CAST(l.{lc} AS VARCHAR))
+            SELECT 1 FROM {quote_ident(right_table)} r
+            WHERE CAST(r.{rc} AS VARCHAR) = CAST(l.{lc} AS VARCHAR))
         ORDER BY v LIMIT 5""").fetchall()
     return JoinMeasure(left, right, int(total), int(nulls), int(matched), min_match,
                        tuple(o[0] for o in orphans), query_hash(sql))
@@ -175,8 +216,8 @@ def record_completeness(con: duckdb.DuckDBPyConnection, table: str, dataset: str
     conds = " AND ".join(
         f"({quote_ident(c)} IS NOT NULL AND trim(CAST({quote_ident(c)} AS VARCHAR)) <> '')"
         for c in columns)
-    rows, complete = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {conds}) FROM {table}").fetchone() or (0, 0)
+    sql = f"SELECT count(*), count(*) FILTER (WHERE {conds}) FROM {quote_ident(table)}"
+    rows, complete = con.execute(sql).fetchone() or (0, 0)
     return RecordCompleteness(dataset, tuple(columns), int(rows), int(complete))
 
 
@@ -185,7 +226,7 @@ def label_stats(con: duckdb.DuckDBPyConnection, table: str, column: str, *, ref:
     """Label completeness and class counts inside the declared population."""
     where = f"WHERE {population}" if population else ""
     col = quote_ident(column)
-    sql = f"""SELECT CAST({col} AS VARCHAR) AS v, count(*) FROM {table} {where}
+    sql = f"""SELECT CAST({col} AS VARCHAR) AS v, count(*) FROM {quote_ident(table)} {where}
               GROUP BY 1 ORDER BY 2 DESC"""
     counts = con.execute(sql).fetchall()
     class_counts = {str(v): int(c) for v, c in counts if v is not None and str(v).strip()}
@@ -205,9 +246,9 @@ def text_usability(con: duckdb.DuckDBPyConnection, table: str, column: str, *, r
         SELECT count(*),
                count(*) FILTER (WHERE length({txt}) BETWEEN {int(min_chars)} AND {int(max_chars)}),
                count(*) FILTER (WHERE {col} IS NULL OR length({txt}) < 5)
-        FROM {table}""").fetchone() or (0, 0, 0)
+        FROM {quote_ident(table)}""").fetchone() or (0, 0, 0)
     dups = _scalar(con, f"""SELECT coalesce(sum(c - 1), 0) FROM (
-        SELECT count(*) AS c FROM {table} WHERE length({txt}) >= 5 GROUP BY {txt})""")
+        SELECT count(*) AS c FROM {quote_ident(table)} WHERE length({txt}) >= 5 GROUP BY {txt})""")
     return TextMeasure(ref, int(docs), int(in_window), int(near_empty), int(dups or 0),
                        min_chars, max_chars)
 
@@ -222,7 +263,8 @@ def label_correlations(con: duckdb.DuckDBPyConnection, table: str, label_col: st
     parts = ", ".join(f"abs(corr(TRY_CAST({quote_ident(col)} AS DOUBLE), {y}))"
                       for _, col in features)
     params = [str(positive)] * len(features)
-    row = con.execute(f"SELECT {parts} FROM {table} WHERE {quote_ident(label_col)} IS NOT NULL",
-                      params).fetchone() or ()
+    sql = (f"SELECT {parts} FROM {quote_ident(table)} "
+           f"WHERE {quote_ident(label_col)} IS NOT NULL")
+    row = con.execute(sql, params).fetchone() or ()
     return [Correlation(ref, float(v)) for (ref, _), v in zip(features, row, strict=True)
             if v is not None]

@@ -276,35 +276,42 @@ def _required_columns_by_dataset(ctx: _Context) -> set[tuple[str, str]]:
 
 
 def _validity(ctx: _Context) -> None:
-    outcomes = [o for ref in ctx.uc.datasets if (d := ctx.loaded(ref.ref))
-                for o in d.expectations]
-    if not outcomes:
-        ctx.add("Q7", scope="expectations", status="not_evaluated",
-                reason="no evidence: no expectation suite ran on this use case's datasets")
-        return
-    sev_w = {"critical": 3.0, "warning": 1.0, "info": 0.0}
-    num = den = 0.0
-    per_ds: dict[str, list[float]] = {}
-    for o in outcomes:
-        w = sev_w.get(o.severity, 1.0)
-        ok = 0.0 if o.error else 1.0 - min(1.0, o.unexpected_share)
-        num += w * ok
-        den += w
-        per_ds.setdefault(o.dataset, []).append(ok)
-    value = num / den if den else 1.0
+    """Validity of what the model consumes: the worst required column (no dilution by the
+    many passing checks on other columns; readiness-model.md pitfall 3)."""
     required = _required_columns_by_dataset(ctx)
-    critical_fails = [o for o in outcomes if o.success is False and o.severity == "critical"
-                      and any((o.dataset, c) in required for c in o.columns)]
-    failing = sorted((o for o in outcomes if o.success is False), key=lambda o: -o.unexpected_share)
-    ctx.add("Q7", scope=f"{len(outcomes)} expectations", value=value, n=len(outcomes),
-            display=f"{sum(1 for o in outcomes if o.success)}/{len(outcomes)} expectations pass; "
-                    f"weighted pass rate {value:.1%}",
-            blocker="B8" if critical_fails else None,
-            reason="; ".join(_describe(o) for o in (critical_fails or failing)[:4]) or None,
+    outcomes = [o for ref in ctx.uc.datasets if (d := ctx.loaded(ref.ref))
+                for o in d.expectations if o.severity != "info"]
+    relevant = [o for o in outcomes
+                if not o.columns or any((o.dataset, c) in required for c in o.columns)]
+    if not relevant:
+        ctx.add("Q7", scope="required columns", status="not_evaluated",
+                reason="no evidence: no expectation covers a required column")
+        return
+    per_col: dict[str, float] = {}
+    for o in relevant:
+        ok = 0.0 if o.error else 1.0 - min(1.0, o.unexpected_share)
+        for c in (o.columns or ("(table)",)):
+            key = f"{o.dataset}.{c}"
+            per_col[key] = min(per_col.get(key, 1.0), ok)
+    worst = min(per_col, key=lambda k: per_col[k])
+    failing = sorted((o for o in relevant if o.success is False),
+                     key=lambda o: -o.unexpected_share)
+    critical = [o for o in failing if o.severity == "critical"]
+    warnings = [o for o in failing if o.severity != "critical"]
+    per_ds: dict[str, float] = {}
+    for key, v in per_col.items():
+        ds = next((d.ref for d in ctx.uc.datasets if key.startswith(d.ref + ".")), key)
+        per_ds[ds] = min(per_ds.get(ds, 1.0), v)
+    ctx.add("Q7", scope=worst, value=per_col[worst], n=len(relevant),
+            display=f"{len(relevant) - len(failing)}/{len(relevant)} expectations on required "
+                    f"columns pass; worst {worst}: {per_col[worst]:.1%} valid",
+            blocker="B8" if critical else None,
+            reason="; ".join(_describe(o) for o in failing[:4]) or None,
             owner=ctx.owner_of(failing[0].dataset) if failing else None,
             evidence={"kind": "gx", "failing": [_describe(o) for o in failing],
-                      "critical_on_required": [_describe(o) for o in critical_fails],
-                      "per_dataset": {k: sum(v) / len(v) for k, v in per_ds.items()}})
+                      "critical_on_required": [_describe(o) for o in critical],
+                      "warning_on_required": [_describe(o) for o in warnings],
+                      "per_column": per_col, "per_dataset": per_ds})
 
 
 def _describe(o: Any) -> str:
@@ -502,6 +509,9 @@ def _fold(ctx: _Context) -> UseCaseScore:
             criticals.append(f"F2 {r.name}: {r.reason}")
         elif r.check == "F3" and r.value is not None and r.value < ctx.specs["F3"].fail:
             criticals.append(f"F3 {r.name}: {r.display}")
+        for failing in r.evidence.get("warning_on_required", []) if not r.blocker else []:
+            # Ready means every expectation on what the model consumes passes.
+            criticals.append(f"Q7 expectation failing on a required column: {failing}")
     required = [r for r in records if r.status in ("evaluated", "not_evaluated", "error")]
     coverage = (sum(1 for r in required if r.status == "evaluated") / len(required)
                 if required else 0.0)

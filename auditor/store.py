@@ -94,6 +94,10 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _sample_ref(table: str) -> str:
+    return f"{SAMPLES_SCHEMA}.{quote_ident(table)}"
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
@@ -116,6 +120,7 @@ class Store:
         if str(path) == ":memory:":
             store = cls(duckdb.connect(":memory:"), Path(":memory:"))
             store._migrate()
+            store._use_samples_schema()
             return store
         path = Path(path)
         if path.is_dir():
@@ -152,10 +157,16 @@ class Store:
         if not read_only:
             store._migrate()
             store._sweep_orphans()
+        store._use_samples_schema()
         return store
 
     def close(self) -> None:
         self.con.close()
+
+    def _use_samples_schema(self) -> None:
+        """Put ``samples`` on the search path: sample tables are then plain identifiers."""
+        if self.schema_version():
+            self.con.execute(f"SET search_path = '{SAMPLES_SCHEMA},main'")
 
     # --- schema ---------------------------------------------------------------------------
 
@@ -262,25 +273,29 @@ class RunWriter:
         """Drop this run's sample tables (the run never committed)."""
         for table in self._samples:
             try:
-                self.con.execute(f"DROP TABLE IF EXISTS {table}")
+                self.con.execute(f"DROP TABLE IF EXISTS {_sample_ref(table)}")
             except duckdb.Error:
                 pass  # swept at the next open
         self._pending.clear()
 
-    def sample_table_name(self, dataset: str) -> str:
-        return f"{SAMPLES_SCHEMA}.{quote_ident(f'{self.run_id}__{dataset}')}"
-
     def write_sample(self, dataset: str, reader: pa.RecordBatchReader) -> tuple[str, int]:
-        """Stream Arrow batches into a sample table; returns (qualified table name, rows)."""
-        table = self.sample_table_name(dataset)
+        """Stream Arrow batches into a sample table; returns (table name, rows).
+
+        The name is one identifier in the ``samples`` schema, which is on the connection's
+        search path, so stages quote it like any other name.
+        """
+        table = f"{self.run_id}__{dataset}"
         view = f"__incoming_{uuid.uuid4().hex[:8]}"
-        self.con.register(view, reader)
+        # Own cursor: DuckDB 2 refuses register() while the connection has an unfinished
+        # result, and stages leave those behind after fetchone().
+        cur = self.con.cursor()
         self._samples.append(table)
         try:
-            self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM {view}")
+            cur.register(view, reader)
+            cur.execute(f"CREATE TABLE {_sample_ref(table)} AS SELECT * FROM {view}")
         finally:
-            self.con.unregister(view)
-        rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+            cur.close()
+        rows = self.con.execute(f"SELECT count(*) FROM {_sample_ref(table)}").fetchone()
         return table, int(rows[0]) if rows else 0
 
     def mask_columns(self, table: str, expressions: dict[str, str]) -> None:
@@ -288,10 +303,10 @@ class RunWriter:
         if not expressions:
             return
         sets = ", ".join(f"{quote_ident(col)} = {expr}" for col, expr in expressions.items())
-        self.con.execute(f"UPDATE {table} SET {sets}")
+        self.con.execute(f"UPDATE {_sample_ref(table)} SET {sets}")
 
     def drop_sample(self, table: str) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        self.con.execute(f"DROP TABLE IF EXISTS {_sample_ref(table)}")
         self._samples.remove(table)
 
     def write_schema(self, dataset: str, columns: Sequence[ColumnSchema]) -> None:
