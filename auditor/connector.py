@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor.models import Sample, SampleSpec
+from auditor.models import AccessInventory, Sample, SampleSpec
 
 
 class ConnectorConfig(BaseModel):
@@ -47,6 +47,15 @@ class Connector(Protocol):
 
     def close(self) -> None:
         """Release connections and files."""
+        ...
+
+
+@runtime_checkable
+class SupportsAccess(Protocol):
+    """Optional capability: the source can tell who can read its objects."""
+
+    def access(self, objects: list[str]) -> AccessInventory:
+        """Effective read access to ``objects`` (names as in dataset ``object``), with reasons."""
         ...
 
 

@@ -338,3 +338,51 @@ class AuditResult:
             if d.name == name:
                 return d
         return None
+
+
+# --- Access control (who can read what, and why) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrant:
+    """One principal's effective read access to a table or column, with the reason.
+
+    ``path`` is the membership chain from the principal to the role that holds the privilege
+    (``("alice", "analysts", "reporting")`` means alice is in analysts, which is in reporting,
+    which was granted SELECT). ``via`` says where the privilege comes from.
+    """
+
+    object: str
+    column: str | None
+    grantee: str
+    privilege: str = "SELECT"
+    via: Literal["direct", "role", "public", "superuser", "owner", "predefined_role",
+                 "default_privileges", "declared"] = "direct"
+    path: tuple[str, ...] = ()
+    can_login: bool = False
+    row_filtered: bool = False
+    masked: bool = False
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleInfo:
+    """A role or user of the source, with its (transitive) membership facts."""
+
+    name: str
+    can_login: bool = False
+    superuser: bool = False
+    member_of: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessInventory:
+    """Who can read which table and column of one source, and why (connector-protocols §5)."""
+
+    source: str
+    grants: tuple[AccessGrant, ...]
+    roles: tuple[RoleInfo, ...] = ()
+    owners: dict[str, str] = field(default_factory=dict)
+    row_policies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
