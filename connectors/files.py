@@ -148,10 +148,11 @@ class _Prepared:
     source_rows: int | None = None
     rejected: list[RejectedRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    rejected_total: int | None = None
     #: Rows a full read must yield (known for CSV from the counting pass); checked at the end
     #: of an unfiltered "all" stream so the two passes can never silently disagree.
     readable_rows: int | None = None
+    #: All rejected rows when ``rejected`` lists only the first ones.
+    rejected_total: int | None = None
 
 
 class FileConnector:

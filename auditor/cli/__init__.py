@@ -81,9 +81,10 @@ def handle_errors() -> Iterator[None]:
     except AuditorError as exc:
         if STATE.debug:
             raise
-        err.print(f"[bold red]Error:[/] {escape(exc.message)}")
+        # soft_wrap: a file:line:column must stay on one line to be clickable and greppable
+        err.print(f"[bold red]Error:[/] {escape(exc.message)}", soft_wrap=True)
         if exc.hint:
-            err.print(f"[dim]hint: {escape(exc.hint)}[/]")
+            err.print(f"[dim]hint: {escape(exc.hint)}[/]", soft_wrap=True)
         raise typer.Exit(ExitCode.USAGE) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
