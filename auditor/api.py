@@ -43,7 +43,6 @@ from auditor.models import (
     DatasetResult,
     ExpectationOutcome,
     Finding,
-    NearDuplicateSummary,
     PiiSummary,
     SampleSpec,
     TableProfile,
@@ -52,6 +51,7 @@ from auditor.pii import detect_pii, mask_value, redact_sql
 from auditor.profile import profile_table
 from auditor.registry import bind
 from auditor.score import score_use_case
+from auditor.sqlident import quote_ident
 from auditor.store import RunWriter, Store
 from auditor.validate import Suite, load_suite, run_suite, run_suite_with_gx
 
@@ -162,7 +162,7 @@ def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connecto
         findings.extend(dataset_findings(st.result))
     if cfg.store.mask_pii:
         for st in states.values():
-            writer.mask_columns(st.table, {c: redact_sql(_q(c), p.kinds)
+            writer.mask_columns(st.table, {c: redact_sql(quote_ident(c), p.kinds)
                                            for c, p in st.result.pii.items()})
     ordered = [datasets[n] for n in cfg.datasets]
     for d in ordered:
@@ -186,10 +186,6 @@ def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connecto
     return result
 
 
-def _q(col: str) -> str:
-    return '"' + col.replace('"', '""') + '"'
-
-
 def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfig, *,
             as_of: datetime) -> _Loaded:
     spec = SampleSpec(method=ds.sampling.method, n=ds.sampling.n, seed=ds.sampling.seed,
@@ -203,7 +199,7 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
                               f"{exc}") from None
     writer.write_rejected(name, sample.rejected)
     con = writer.con
-    present = {c[0] for c in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
+    present = {c[0] for c in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()}
     keys = [k for k in ds.key if k in present]
     profile = profile_table(con, table, dataset=name, key_columns=keys, as_of=as_of)
     pii = _pii(con, table, profile, ds)
@@ -212,8 +208,7 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
     near = None
     dedupe = [c for c in ds.near_duplicates if c in present]
     if dedupe:
-        nd = near_duplicates(con, table, name, dedupe)
-        near = NearDuplicateSummary(nd.columns, nd.rows, nd.extra_rows, nd.groups, nd.examples)
+        near = near_duplicates(con, table, name, dedupe)
     result = DatasetResult(
         name=name, source=ds.source, object=ds.object, status="ok", rows=rows,
         source_rows=sample.source_rows, sample_table=table, metadata=sample.metadata,

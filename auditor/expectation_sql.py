@@ -82,6 +82,8 @@ from typing import Any, Literal
 
 import duckdb
 
+from auditor.sqlident import quote_ident
+
 try:  # Python 3.11+: the regex parser GX/pandas use to decide Python-vs-RE2 semantics
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - older Pythons
@@ -121,15 +123,6 @@ _HASHABLE: frozenset[str] = frozenset(_NUMERIC | _TEMPORAL | {"string", "bool", 
 
 
 # --- identifiers, literals, column metadata -------------------------------------------------
-
-
-def quote_ident(name: str) -> str:
-    """Quote one identifier for DuckDB; embedded double quotes are doubled.
-
-    Table and column names come from user config and suite files, so nothing is ever spliced
-    into SQL unquoted. A ``table`` string is always one identifier (dots are part of the name).
-    """
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 def _sql_string(value: str) -> str:

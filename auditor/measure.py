@@ -15,7 +15,8 @@ from typing import Any
 
 import duckdb
 
-from auditor.store import quote_ident
+from auditor.models import NearDuplicateSummary
+from auditor.sqlident import quote_ident
 
 # Words dropped when comparing entity names: "Acme Corp." and "ACME Corporation" are one firm,
 # and so are "Initech GmbH" and "Initech Deutschland GmbH" (a country qualifier).
@@ -55,21 +56,6 @@ class JoinMeasure:
     @property
     def match_share(self) -> float:
         return self.matched / self.child_rows if self.child_rows else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class NearDuplicates:
-    dataset: str
-    columns: tuple[str, ...]
-    rows: int
-    extra_rows: int
-    groups: int
-    examples: tuple[tuple[str, ...], ...]
-    query_hash: str
-
-    @property
-    def share(self) -> float:
-        return self.extra_rows / self.rows if self.rows else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +124,7 @@ def normalised_name_sql(col: str) -> str:
 
 
 def near_duplicates(con: duckdb.DuckDBPyConnection, table: str, dataset: str,
-                    columns: Sequence[str], examples: int = 5) -> NearDuplicates:
+                    columns: Sequence[str], examples: int = 5) -> NearDuplicateSummary:
     """Rows that name the same entity once case, punctuation, legal suffixes and country
     words are ignored, plus spelling variants (edit distance) among names sharing a prefix.
 
@@ -181,8 +167,8 @@ def near_duplicates(con: duckdb.DuckDBPyConnection, table: str, dataset: str,
                       key=lambda v: (-len(v), v))
     rows = _scalar(con, f"SELECT count(*) FROM {quote_ident(table)}")
     shown = tuple(tuple(v) for v in variants if len(v) > 1)[:examples]
-    return NearDuplicates(dataset, tuple(columns), int(rows or 0), extra, len(dup), shown,
-                          query_hash(sql))
+    return NearDuplicateSummary(tuple(columns), int(rows or 0), extra, len(dup), shown,
+                                query_hash(sql))
 
 
 def join_match(con: duckdb.DuckDBPyConnection, left_table: str, left_col: str,

@@ -287,6 +287,7 @@ class NearDuplicateSummary:
     extra_rows: int
     groups: int
     examples: tuple[tuple[str, ...], ...] = ()
+    query_hash: str = ""
 
     @property
     def share(self) -> float:

@@ -49,7 +49,8 @@ from typing import Any
 import duckdb
 
 from auditor.models import TableProfile
-from auditor.profile import PATTERN_REGEX, quote_ident, sql_literal, table_ref
+from auditor.profile import PATTERN_REGEX, table_ref
+from auditor.sqlident import quote_ident, sql_literal
 
 # --- Thresholds -------------------------------------------------------------------------------
 

@@ -74,6 +74,7 @@ import duckdb
 
 from auditor.errors import UnknownObject
 from auditor.models import ColumnProfile, TableProfile
+from auditor.sqlident import quote_ident, sql_literal
 
 # --- Tunables (see module docstring for the measurements behind them) -------------------------
 
@@ -154,16 +155,6 @@ PATTERN_REGEX: dict[str, str] = {
 }
 PATTERN_CLASSES: tuple[str, ...] = tuple(PATTERN_REGEX)
 _MAX_CODE_CHARS = 32
-
-
-def quote_ident(name: str) -> str:
-    """Double-quote an identifier, doubling embedded quotes (names come from user files)."""
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def sql_literal(value: str) -> str:
-    """A SQL string literal with embedded single quotes doubled."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _empty_condition(v: str) -> str:

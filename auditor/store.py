@@ -38,6 +38,7 @@ from auditor.models import (
     TableProfile,
     UseCaseScore,
 )
+from auditor.sqlident import quote_ident
 
 SAMPLES_SCHEMA = "samples"
 
@@ -87,11 +88,6 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-
-def quote_ident(name: str) -> str:
-    """Quote a DuckDB identifier (names come from config and files, so never trust them)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _sample_ref(table: str) -> str:

@@ -24,7 +24,8 @@ from auditor.pii import (
     name_rule,
     redact_sql,
 )
-from auditor.profile import profile_table, quote_ident
+from auditor.profile import profile_table
+from auditor.sqlident import quote_ident
 
 # --- Independent checksum helpers (test side) -------------------------------------------------
 

@@ -22,7 +22,7 @@ BAND_STYLE = {
 
 def render_console(result: AuditResult, console: Console, *, top: int = 5) -> None:
     table = Table(title="AI use-case readiness", title_justify="left", expand=False)
-    for col, kw in (("Use case", {}), ("Kind", {}), ("Band", {}),
+    for col, kw in (("Use case", {"no_wrap": True}), ("Kind", {}), ("Band", {}),
                     ("Score", {"justify": "right"}), ("Coverage", {"justify": "right"}),
                     ("Blockers", {"justify": "right"})):
         table.add_column(col, **kw)  # type: ignore[arg-type]
