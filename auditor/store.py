@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from auditor.errors import StoreError
 from auditor.models import (
+    AccessInventory,
     AuditResult,
     ColumnSchema,
     DatasetResult,
@@ -85,6 +86,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         n BIGINT, ci95_low DOUBLE, fail DOUBLE, target DOUBLE, utility DOUBLE, weight DOUBLE,
         points_lost DOUBLE, max_points DOUBLE, blocker VARCHAR, reason VARCHAR, fix VARCHAR,
         evidence JSON);
+    """),
+    (2, """
+    CREATE TABLE access_grants (
+        run_id VARCHAR, source VARCHAR, dataset VARCHAR, object VARCHAR, column_name VARCHAR,
+        grantee VARCHAR, privilege VARCHAR, via VARCHAR, path JSON, can_login BOOLEAN,
+        row_filtered BOOLEAN, masked BOOLEAN, detail VARCHAR);
+    CREATE TABLE access_roles (
+        run_id VARCHAR, source VARCHAR, name VARCHAR, can_login BOOLEAN, superuser BOOLEAN,
+        member_of JSON, members JSON);
     """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -340,6 +350,19 @@ class RunWriter:
         if reasons:
             self.defer("INSERT INTO pii_columns VALUES (?, ?, ?, ?)",
                                  [[self.run_id, dataset, c, r] for c, r in reasons.items()])
+
+    def write_access(self, dataset: str, inv: AccessInventory) -> None:
+        self.defer(
+            "INSERT INTO access_grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[self.run_id, inv.source, dataset, g.object, g.column, g.grantee, g.privilege,
+              g.via, _json(list(g.path)), g.can_login, g.row_filtered, g.masked, g.detail]
+             for g in inv.grants])
+
+    def write_roles(self, inv: AccessInventory) -> None:
+        self.defer(
+            "INSERT INTO access_roles VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[self.run_id, inv.source, r.name, r.can_login, r.superuser, _json(list(r.member_of)),
+              _json(list(r.members))] for r in inv.roles])
 
     def write_dataset(self, d: DatasetResult) -> None:
         self.defer(

@@ -128,3 +128,22 @@ def test_second_writer_waits_then_fails_cleanly(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_older_store_is_migrated_and_keeps_its_runs(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditor.store as store_mod
+
+    path = tmp_path / "a.duckdb"
+    monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS[:1])
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 1)
+    old = Store.open(path)
+    first = _one_run(old)
+    assert old.schema_version() == 1
+    old.close()
+    monkeypatch.undo()
+    store = Store.open(path)
+    assert store.schema_version() == SCHEMA_VERSION > 1
+    assert [r["run_id"] for r in store.runs()] == [first]
+    assert store.con.execute("SELECT count(*) FROM access_grants").fetchone() == (0,)
+    store.close()
