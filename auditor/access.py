@@ -14,8 +14,10 @@ Conventions every inventory follows (and these helpers rely on):
 * ``path[-1]`` is the role that holds the privilege (the *holder*), ``path[0]`` the reader;
 * MariaDB access through a role that is not the account's default role has a detail starting
   with :data:`REQUIRES_SET_ROLE`: the account can read after ``SET ROLE``, not on login;
-* a column grant with ``masked=True`` marks the column as masked for that grantee, so every other
-  grant of that grantee on that column reads as masked too (declared masking policies).
+* a declared masking policy is stored as a column grant with ``masked=True`` and detail
+  :data:`MASKING_DETAIL` (a *mask marker*): it is not a reason to read, but every grant of that
+  grantee on that column reads as masked (declared inventories only; PostgreSQL and MariaDB
+  have no column masking).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from auditor.errors import InvalidConfig
 from auditor.models import AccessGrant, AccessInventory, RoleInfo
 
 __all__ = [
+    "MASKING_DETAIL",
     "PUBLIC",
     "REQUIRES_SET_ROLE",
     "broad_readers",
@@ -46,6 +49,7 @@ __all__ = [
 
 PUBLIC = "PUBLIC"
 REQUIRES_SET_ROLE = "requires SET ROLE"
+MASKING_DETAIL = "declared masking policy"
 
 
 def requires_set_role(grant: AccessGrant) -> bool:
@@ -53,19 +57,22 @@ def requires_set_role(grant: AccessGrant) -> bool:
     return bool(grant.detail and grant.detail.startswith(REQUIRES_SET_ROLE))
 
 
+def _is_mask_marker(grant: AccessGrant) -> bool:
+    return grant.masked and grant.detail == MASKING_DETAIL
+
+
 def readers(inv: AccessInventory, object: str, column: str | None = None) -> list[AccessGrant]:
     """Grants that let someone read ``column`` of ``object`` (table-level plus column grants).
 
     With ``column=None`` only table-level grants count: they are the readers of every column.
-    Grants of a grantee who has a masked column grant on ``column`` come back ``masked=True``.
+    Grants of a grantee with a mask marker on ``column`` come back ``masked=True``.
     """
-    out = [g for g in inv.grants
-           if g.object == object and g.via != "default_privileges"
-           and (g.column is None or (column is not None and g.column == column))]
-    if column is None:
-        return out
-    masked = {g.grantee for g in out if g.masked and g.column == column}
-    return [replace(g, masked=True) if g.grantee in masked and not g.masked else g for g in out]
+    scope = [g for g in inv.grants
+             if g.object == object and g.via != "default_privileges"
+             and (g.column is None or (column is not None and g.column == column))]
+    masked = {g.grantee for g in scope if _is_mask_marker(g)}
+    return [replace(g, masked=True) if g.grantee in masked and not g.masked else g
+            for g in scope if not _is_mask_marker(g)]
 
 
 def _role_names(inv: AccessInventory) -> set[str]:
@@ -339,7 +346,7 @@ def _expand(decl: DeclaredInventory, source: str) -> AccessInventory:
                 grants[(m.object, m.column, reader, (reader,), "masked")] = AccessGrant(
                     object=m.object, column=m.column, grantee=reader, via="declared",
                     path=(reader,), can_login=login.get(reader, False), masked=True,
-                    detail="declared masking policy")
+                    detail=MASKING_DETAIL)
     roles = [RoleInfo(name=n, can_login=r.login, superuser=r.superuser,
                       member_of=tuple(sorted({p[-1] for p in closure[n]} - {n})),
                       members=tuple(sorted({m for m, paths in closure.items() if m != n

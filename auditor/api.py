@@ -18,9 +18,10 @@ from typing import Any
 import duckdb
 
 from auditor import __version__
+from auditor.access import load_declared_inventory
 from auditor.checks import specs_for
 from auditor.config import DatasetConfig, LoadedConfig, UseCaseConfig, split_column_ref
-from auditor.connector import Connector, resolve_path
+from auditor.connector import Connector, SupportsAccess, resolve_path
 from auditor.errors import SourceDataError, SourceError, SuiteError
 from auditor.findings import (
     dataset_findings,
@@ -38,6 +39,7 @@ from auditor.measure import (
     text_usability,
 )
 from auditor.models import (
+    AccessInventory,
     AuditResult,
     ColumnProfile,
     DatasetResult,
@@ -85,6 +87,42 @@ def load_suites(loaded: LoadedConfig) -> dict[str, list[Suite]]:
     return suites
 
 
+def load_declared_access(loaded: LoadedConfig) -> dict[str, AccessInventory]:
+    """Declared access inventories (YAML) per source; a broken file is a config error."""
+    out = {}
+    for source, ref in loaded.config.access_inventories.items():
+        inv = load_declared_inventory(resolve_path(loaded.base_dir, ref))
+        out[source] = replace(inv, source=source)
+    return out
+
+
+def _access(loaded: LoadedConfig, connectors: dict[str, Connector],
+            states: dict[str, _Loaded], declared: dict[str, AccessInventory],
+            findings: list[Finding]) -> dict[str, AccessInventory]:
+    """Who can read the loaded objects, per source: introspected where the connector can,
+    declared where the config provides a file. A failure is a finding; the run goes on."""
+    out = dict(declared)
+    objects: dict[str, list[str]] = {}
+    for st in states.values():
+        objects.setdefault(st.cfg.source, []).append(st.cfg.object)
+    for source, objs in objects.items():
+        conn = connectors[source]
+        if source in out or not isinstance(conn, SupportsAccess):
+            continue
+        try:
+            out[source] = conn.access(sorted(set(objs)))
+        except SourceError as exc:
+            findings.append(Finding("ACC001", "critical", f"access inventory of source "
+                                    f"{source!r} could not be read: {exc}", source=source,
+                                    hint=exc.hint or "grant the auditor's login read access "
+                                    "to the catalog, or declare an inventory file"))
+    return out
+
+
+def _only(inv: AccessInventory, obj: str) -> AccessInventory:
+    return replace(inv, grants=tuple(g for g in inv.grants if g.object == obj))
+
+
 def bind_sources(loaded: LoadedConfig) -> dict[str, Connector]:
     """Build a connector per source; unknown kinds and bad options abort here (exit 2)."""
     return {name: bind(name, src.options, loaded.base_dir, where=loaded.where("sources", name))
@@ -100,13 +138,15 @@ def run_audit(loaded: LoadedConfig, *, store_path: str | None = None,
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
     suites = load_suites(loaded)
+    declared = load_declared_access(loaded)
     connectors = bind_sources(loaded)
     started = datetime.now(UTC)
     store = Store.open(loaded.store_path(store_path))
     try:
         with store.run(config_path=str(loaded.path), config_hash=loaded.hash,
                        version=__version__, as_of=as_of) as writer, _closing(connectors):
-            result = _run(loaded, writer, connectors, suites, as_of=as_of, started=started,
+            result = _run(loaded, writer, connectors, suites, declared, as_of=as_of,
+                          started=started,
                           progress=progress or (lambda _: None), engine=engine)
         return result
     finally:
@@ -126,8 +166,8 @@ def _closing(connectors: dict[str, Connector]) -> Iterator[None]:
 
 
 def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connector],
-         suites: dict[str, list[Suite]], *, as_of: datetime, started: datetime,
-         progress: Progress, engine: str) -> AuditResult:
+         suites: dict[str, list[Suite]], declared: dict[str, AccessInventory], *,
+         as_of: datetime, started: datetime, progress: Progress, engine: str) -> AuditResult:
     cfg = loaded.config
     findings: list[Finding] = []
     states: dict[str, _Loaded] = {}
@@ -147,6 +187,12 @@ def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connecto
         progress(f"validate {name}")
         st.result = replace(st.result, expectations=tuple(
             _validate(con, st, suites[name], engine=engine)))
+    for source, inv in _access(loaded, connectors, states, declared, findings).items():
+        writer.write_roles(inv)
+        for st in states.values():
+            if st.cfg.source == source:
+                st.result = replace(st.result, access=inv)
+                writer.write_access(st.name, _only(inv, st.cfg.object))
     datasets = {**{n: s.result for n, s in states.items()}, **failed}
     findings.extend(_reference_findings(con, states, cfg.datasets))
     scores = []
@@ -213,7 +259,8 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
         name=name, source=ds.source, object=ds.object, status="ok", rows=rows,
         source_rows=sample.source_rows, sample_table=table, metadata=sample.metadata,
         profile=profile,
-        rejected_rows=sample.rejected_total or len(sample.rejected), pii=pii, owner=ds.owner,
+        rejected_rows=sample.rejected_total or len(sample.rejected), pii=pii,
+        owner=ds.owner or sample.metadata.owner,
         system_of_record=ds.system_of_record, near_duplicates=near)
     return _Loaded(name, ds, table, rows, result)
 

@@ -138,7 +138,10 @@ class SampleRequirement(_Model):
 
 class PiiPolicy(_Model):
     allowed_in_features: list[str] = Field(default_factory=list)
-    broad_roles: list[str] = Field(default_factory=lambda: ["PUBLIC"])
+    broad_roles: list[str] = Field(default_factory=lambda: ["PUBLIC"],
+                                   description="Roles that count as broad (PUBLIC always does).")
+    max_members: int | None = Field(
+        50, ge=0, description="A role with more login members than this is broad too.")
     masked_ok: bool = True
     free_text: Literal["block", "warn", "allow"] = Field(
         "block", description="PII embedded in text columns of the LLM context: block (blocker), "
@@ -209,6 +212,10 @@ class AuditConfig(_Model):
     sources: dict[str, SourceConfig]
     datasets: dict[str, DatasetConfig]
     use_cases: list[UseCaseConfig] = Field(default_factory=list)
+    access_inventories: dict[str, str] = Field(
+        default_factory=dict,
+        description="Declared access inventory YAML per source name, for systems whose grants "
+                    "cannot be introspected (files, SaaS without an API for it).")
 
 
 class LoadedConfig:
@@ -341,6 +348,10 @@ def _check_references(loaded: LoadedConfig) -> None:
                 errors.append(f"{loaded.where('datasets', name, 'references', col)} "
                               f"datasets.{name}.references.{col}: {target!r} does not start "
                               "with a known dataset name (write dataset.column)")
+    for src in cfg.access_inventories:
+        if src not in cfg.sources:
+            errors.append(f"{loaded.where('access_inventories', src)} access_inventories: "
+                          f"unknown source {src!r}")
     names = [u.use_case for u in cfg.use_cases]
     for dup in {n for n in names if names.count(n) > 1}:
         errors.append(f"{loaded.path}: use case {dup!r} is declared twice")

@@ -313,6 +313,7 @@ class DatasetResult:
     owner: str | None = None
     system_of_record: str | None = None
     near_duplicates: NearDuplicateSummary | None = None
+    access: AccessInventory | None = None
     error: str | None = None
 
 

@@ -21,10 +21,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from auditor.access import broad_readers, can_read
 from auditor.checks import ACCESS_BLOCKERS, GROUP_NAMES, CheckSpec, check_weight, group_weights
 from auditor.config import UseCaseConfig, split_column_ref
 from auditor.measure import UseCaseMeasures
-from auditor.models import Band, Blocker, CheckEvidence, DatasetResult, UseCaseScore
+from auditor.models import (
+    AccessGrant,
+    AccessInventory,
+    Band,
+    Blocker,
+    CheckEvidence,
+    DatasetResult,
+    UseCaseScore,
+)
 
 READY_SCORE = 80.0
 NOT_READY_SCORE = 60.0
@@ -59,7 +68,6 @@ class _Context:
     measures: UseCaseMeasures
     as_of: datetime
     missing: list[str]
-    access_facts: bool
     records: list[CheckEvidence] = field(default_factory=list)
 
     def col(self, ref: str) -> tuple[str, str] | None:
@@ -101,11 +109,10 @@ class _Context:
 
 def score_use_case(uc: UseCaseConfig, specs: dict[str, CheckSpec],
                    datasets: dict[str, DatasetResult], measures: UseCaseMeasures, *,
-                   as_of: datetime, missing_columns: Iterable[str] = (),
-                   access_facts: bool = False) -> UseCaseScore:
+                   as_of: datetime, missing_columns: Iterable[str] = ()) -> UseCaseScore:
     """Evaluate every requirement of ``uc`` and fold them into band and score."""
     scoped = {d.ref: datasets[d.ref] for d in uc.datasets if d.ref in datasets}
-    ctx = _Context(uc, specs, scoped, measures, as_of, list(missing_columns), access_facts)
+    ctx = _Context(uc, specs, scoped, measures, as_of, list(missing_columns))
     for evaluate in (_availability, _privacy, _completeness, _uniqueness, _validity,
                      _integrity, _freshness, _label, _text, _context):
         evaluate(ctx)
@@ -132,12 +139,51 @@ def _availability(ctx: _Context) -> None:
             blocker="A2" if failed or not total else None,
             reason=("not loaded: " + "; ".join(failed)) if failed else None,
             evidence={"kind": "ingest", "failed": failed})
-    if ctx.uc.consuming_role and not ctx.access_facts:
-        ctx.add("A3", scope=f"role {ctx.uc.consuming_role}", status="not_evaluated",
-                reason="no evidence: no access-control inventory for these sources",
-                evidence={"kind": "grants", "available": False})
-    elif not ctx.uc.consuming_role:
+    _consumer_access(ctx)
+
+
+def _consumer_access(ctx: _Context) -> None:
+    """A3: the consuming role can read every required column (grants through role chains)."""
+    role = ctx.uc.consuming_role
+    if not role:
         ctx.not_applicable("A3", "no consuming_role declared")
+        return
+    cols = [s for s in (ctx.col(r) for r in ctx.required_columns()) if s]
+    blind = sorted({name for name, _ in cols if not _inventory(ctx, name)})
+    if blind:
+        ctx.add("A3", scope=f"role {role}", status="not_evaluated",
+                reason="no evidence: no access-control inventory for " + ", ".join(blind),
+                evidence={"kind": "grants", "available": False, "datasets": blind})
+        return
+    reasons: dict[str, str] = {}
+    denied = []
+    for name, col in cols:
+        d = ctx.datasets[name]
+        grant = can_read(_inventory(ctx, name), role, d.object, col)  # type: ignore[arg-type]
+        ref = f"{name}.{col}"
+        if grant is None:
+            denied.append(ref)
+        else:
+            reasons[ref] = _why(grant)
+    ok = len(cols) - len(denied)
+    ctx.add("A3", scope=f"role {role}", value=ok / len(cols) if cols else 1.0, n=len(cols),
+            display=f"{role} can read {ok}/{len(cols)} required columns",
+            blocker="B3" if denied else None,
+            reason=("cannot read: " + ", ".join(denied)) if denied else None,
+            fix=f"GRANT SELECT on the missing columns to {role} (or a role it is a member of)",
+            evidence={"kind": "grants", "readable": reasons, "denied": denied})
+
+
+def _inventory(ctx: _Context, dataset: str) -> AccessInventory | None:
+    d = ctx.datasets.get(dataset)
+    return d.access if d is not None else None
+
+
+def _why(g: AccessGrant) -> str:
+    chain = " → ".join(g.path) if len(g.path) > 1 else g.grantee
+    extra = "".join(f", {x}" for x, on in (("row-filtered", g.row_filtered),
+                                           ("masked", g.masked)) if on)
+    return f"{g.via} via {chain}{extra}" + (f" ({g.detail})" if g.detail else "")
 
 
 def _pii_in_scope(ctx: _Context) -> dict[str, Any]:
@@ -147,13 +193,7 @@ def _pii_in_scope(ctx: _Context) -> dict[str, Any]:
 
 def _privacy(ctx: _Context) -> None:
     pii = _pii_in_scope(ctx)
-    if pii and not ctx.access_facts:
-        ctx.add("P2", scope=f"{len(pii)} PII columns", status="not_evaluated",
-                reason="no evidence: who can read the PII columns is unknown "
-                       "(no access-control inventory for these sources)",
-                evidence={"kind": "grants", "pii_columns": sorted(pii)})
-    elif not pii:
-        ctx.not_applicable("P2", "no PII column in scope")
+    _pii_exposure(ctx, pii)
     allowed = set(ctx.uc.pii_policy.allowed_in_features)
     cols = list(ctx.uc.features) + list(ctx.uc.context)
     bad = [c for c in cols if c in pii and not pii[c].free_text and c not in allowed]
@@ -177,6 +217,41 @@ def _privacy(ctx: _Context) -> None:
                 reason="; ".join(f"{c}: {pii[c].reason}" for c in texts) or None,
                 evidence={"kind": "pii", "columns": {c: pii[c].reason for c in texts},
                           "policy": policy})
+
+
+def _pii_exposure(ctx: _Context, pii: dict[str, Any]) -> None:
+    """P2/B1: no PII column readable by a broad role (PUBLIC, declared, or many members)."""
+    if not pii:
+        ctx.not_applicable("P2", "no PII column in scope")
+        return
+    policy = ctx.uc.pii_policy
+    exposed: dict[str, list[str]] = {}
+    blind = []
+    for ref in sorted(pii):
+        name, col = ref.rsplit(".", 1)
+        inv = _inventory(ctx, name)
+        if inv is None:
+            blind.append(ref)
+            continue
+        for g in broad_readers(inv, ctx.datasets[name].object, col, policy.broad_roles,
+                               policy.max_members):
+            if g.masked and policy.masked_ok:
+                continue
+            exposed.setdefault(ref, []).append(f"{g.path[-1] if g.path else g.grantee}: "
+                                               f"{_why(g)}")
+    pairs = sum(len(v) for v in exposed.values())
+    if blind and not exposed:
+        ctx.add("P2", scope=f"{len(pii)} PII columns", status="not_evaluated",
+                reason="no evidence: who can read " + ", ".join(blind) + " is unknown "
+                       "(no access-control inventory for these sources)",
+                evidence={"kind": "grants", "pii_columns": sorted(pii), "unknown": blind})
+        return
+    ctx.add("P2", scope=f"{len(pii) - len(blind)} PII columns", value=float(pairs),
+            display=f"{pairs} (PII column, broad role) pair(s) readable without masking",
+            blocker="B1" if pairs else None,
+            reason="; ".join(f"{c} readable by {', '.join(v)}" for c, v in exposed.items())
+            or (("not inventoried: " + ", ".join(blind)) if blind else None),
+            evidence={"kind": "grants", "exposed": exposed, "unknown": blind})
 
 
 # --- Intrinsic quality -------------------------------------------------------------------------

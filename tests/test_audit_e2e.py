@@ -67,6 +67,10 @@ def test_bands_follow_the_planted_problems(sample_run: Any) -> None:
     tickets = use_case(report, "ticket-summarisation")
     assert tickets["band"].startswith("Not ready — C")
     assert any(b["id"] == "B2" and b["check"] == "P5" for b in tickets["blockers"])
+    # the declared inventory says every employee can read the ticket export: B1
+    assert any(b["id"] == "B1" and "all_staff" in b["message"] for b in tickets["blockers"])
+    a3 = check(tickets, "A3")
+    assert a3["status"] == "evaluated" and a3["value"] == 1.0
     win = use_case(report, "opportunity-win-scoring")
     assert win["band"] == "Conditionally ready"
     assert not win["blockers"]

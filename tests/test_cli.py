@@ -35,7 +35,7 @@ def runs_in(config: Path) -> list[tuple[str, str]]:
 
 def test_help_everywhere() -> None:
     for args in ([], ["audit"], ["profile"], ["config"], ["config", "validate"],
-                 ["config", "schema"], ["runs"]):
+                 ["config", "schema"], ["runs"], ["access"]):
         res = runner.invoke(app, [*args, "--help"])
         assert res.exit_code == 0, args
         assert "Usage" in res.output
@@ -161,6 +161,22 @@ def test_profile_command(sample: Path) -> None:
     assert not store_of(sample).exists()  # profiling does not touch the store
     res = runner.invoke(app, ["profile", str(sample), "--dataset", "crm.nope"])
     assert res.exit_code == 2 and "unknown dataset 'crm.nope'" in res.output
+
+
+def test_access_command_explains_chains(sample: Path) -> None:
+    audit_json(sample)
+    res = runner.invoke(app, ["access", str(sample), "--dataset", "crm.support_tickets",
+                              "--role", "alice"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "alice → sales → all_staff" in res.output
+
+
+def test_access_without_runs_is_clear(sample: Path) -> None:
+    from auditor.store import Store
+
+    Store.open(store_of(sample)).close()
+    res = runner.invoke(app, ["access", str(sample)])
+    assert res.exit_code == 2 and "no runs yet" in res.output
 
 
 def test_runs_lists_history(sample: Path) -> None:

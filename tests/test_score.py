@@ -10,11 +10,14 @@ from auditor.checks import CATALOG, specs_for
 from auditor.config import UseCaseConfig
 from auditor.measure import JoinMeasure, LabelMeasure, RecordCompleteness, UseCaseMeasures
 from auditor.models import (
+    AccessGrant,
+    AccessInventory,
     Band,
     ColumnProfile,
     DatasetResult,
     ExpectationOutcome,
     PiiSummary,
+    RoleInfo,
     TableProfile,
 )
 from auditor.score import score_use_case, utility, wilson_low
@@ -183,3 +186,60 @@ def test_unlabelled_rows_block_training() -> None:
     assert "B4" in ids  # label completeness < 1 and positives 10 < 50% of 50
     f3 = next(c for c in s.checks if c.check == "F3")
     assert f3.value == pytest.approx(10 / 950)
+
+
+def _inventory(*grants: AccessGrant, roles: tuple[RoleInfo, ...] = ()) -> AccessInventory:
+    return AccessInventory(source="s", grants=grants, roles=roles)
+
+
+def test_consuming_role_without_access_is_blocker_b3() -> None:
+    inv = _inventory(AccessGrant("o", None, "svc", via="direct", path=("svc",), can_login=True))
+    datasets, m = healthy()
+    from dataclasses import replace
+    datasets["crm.accounts"] = replace(datasets["crm.accounts"], access=inv)
+    uc = use_case(consuming_role="svc")
+    s = score_use_case(uc, specs_for(uc), datasets, m, as_of=AS_OF)
+    a3 = next(c for c in s.checks if c.check == "A3")
+    assert a3.value == 1.0 and a3.blocker is None
+    # only one column granted: the others are denied
+    col_only = _inventory(AccessGrant("o", "segment", "svc", path=("svc",)))
+    datasets["crm.accounts"] = replace(datasets["crm.accounts"], access=col_only)
+    s = score_use_case(uc, specs_for(uc), datasets, m, as_of=AS_OF)
+    a3 = next(c for c in s.checks if c.check == "A3")
+    assert a3.value == pytest.approx(1 / 3) and a3.blocker == "B3"
+    assert s.band is Band.NOT_READY_C
+    assert "crm.accounts.tenure" in (a3.reason or "")
+
+
+def test_pii_readable_by_public_is_blocker_b1_unless_masked() -> None:
+    pii = {"segment": PiiSummary("segment", ("email",), "e-mails", 0.9)}
+    datasets, m = healthy(pii=pii)
+    from dataclasses import replace
+    uc = use_case(features=["crm.accounts.tenure"],
+                  pii_policy={"broad_roles": ["PUBLIC", "everyone"]})
+    public = _inventory(AccessGrant("o", None, "PUBLIC", via="public", path=("PUBLIC",)))
+    datasets["crm.accounts"] = replace(datasets["crm.accounts"], access=public)
+    s = score_use_case(uc, specs_for(uc), datasets, m, as_of=AS_OF)
+    p2 = next(c for c in s.checks if c.check == "P2")
+    assert p2.value == 1.0 and p2.blocker == "B1" and s.band is Band.NOT_READY_C
+    masked = _inventory(AccessGrant("o", "segment", "PUBLIC", via="public", path=("PUBLIC",),
+                                    masked=True))
+    datasets["crm.accounts"] = replace(datasets["crm.accounts"], access=masked)
+    s = score_use_case(uc, specs_for(uc), datasets, m, as_of=AS_OF)
+    assert next(c for c in s.checks if c.check == "P2").blocker is None
+
+
+def test_role_with_many_members_is_broad() -> None:
+    members = tuple(RoleInfo(f"u{i}", can_login=True, member_of=("staff",)) for i in range(60))
+    inv = _inventory(AccessGrant("o", None, "staff", path=("staff",)),
+                     roles=(RoleInfo("staff"), *members))
+    pii = {"segment": PiiSummary("segment", ("email",), "e-mails", 0.9)}
+    datasets, m = healthy(pii=pii)
+    from dataclasses import replace
+    datasets["crm.accounts"] = replace(datasets["crm.accounts"], access=inv)
+    uc = use_case(features=["crm.accounts.tenure"])  # default max_members 50
+    s = score_use_case(uc, specs_for(uc), datasets, m, as_of=AS_OF)
+    assert next(c for c in s.checks if c.check == "P2").blocker == "B1"
+    relaxed = use_case(features=["crm.accounts.tenure"], pii_policy={"max_members": 100})
+    s = score_use_case(relaxed, specs_for(relaxed), datasets, m, as_of=AS_OF)
+    assert next(c for c in s.checks if c.check == "P2").blocker is None

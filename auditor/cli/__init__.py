@@ -266,6 +266,15 @@ def connectors_list() -> None:
         out.print(k)
 
 
+def _register_subcommands() -> None:
+    from auditor.cli import access
+
+    access.register(app)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

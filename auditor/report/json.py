@@ -39,6 +39,8 @@ def _plain(value: Any) -> Any:
 def _dataset(d: DatasetResult) -> dict[str, Any]:
     out = asdict(d)
     out.pop("metadata", None)
+    out["access"] = ([asdict(g) for g in d.access.grants if g.object == d.object]
+                     if d.access else None)
     out["columns"] = [asdict(c) for c in d.metadata.columns] if d.metadata else []
     return out
 
