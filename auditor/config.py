@@ -352,6 +352,14 @@ def _check_references(loaded: LoadedConfig) -> None:
         if src not in cfg.sources:
             errors.append(f"{loaded.where('access_inventories', src)} access_inventories: "
                           f"unknown source {src!r}")
+    for name, ds in cfg.datasets.items():
+        if ds.sampling.where:
+            errors += _expression_errors(ds.sampling.where, loaded.where(
+                "datasets", name, "sampling", "where"), f"datasets.{name}.sampling.where")
+    for i, uc in enumerate(cfg.use_cases):
+        if uc.population:
+            errors += _expression_errors(uc.population, loaded.where(
+                "use_cases", i, "population"), f"use_cases[{i}].population")
     names = [u.use_case for u in cfg.use_cases]
     for dup in {n for n in names if names.count(n) > 1}:
         errors.append(f"{loaded.path}: use case {dup!r} is declared twice")
@@ -387,6 +395,17 @@ def _check_references(loaded: LoadedConfig) -> None:
                           f"unknown check id {c!r}")
     if errors:
         raise InvalidConfig("invalid config:\n  " + "\n  ".join(errors))
+
+
+def _expression_errors(expr: str, where: str, field: str) -> list[str]:
+    """SQL filters in config must be one expression: no statement can ride along."""
+    import duckdb
+
+    try:
+        duckdb.SQLExpression(expr)
+    except duckdb.Error as exc:
+        return [f"{where} {field}: not a single SQL expression: {str(exc).splitlines()[0]}"]
+    return []
 
 
 def json_schema(source_schemas: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:

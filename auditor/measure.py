@@ -210,7 +210,8 @@ def record_completeness(con: duckdb.DuckDBPyConnection, table: str, dataset: str
 def label_stats(con: duckdb.DuckDBPyConnection, table: str, column: str, *, ref: str,
                 positive: Any, population: str | None) -> LabelMeasure:
     """Label completeness and class counts inside the declared population."""
-    where = f"WHERE {population}" if population else ""
+    # config validation guarantees one expression (duckdb.SQLExpression), never a statement
+    where = f"WHERE ({population})" if population else ""
     col = quote_ident(column)
     sql = f"""SELECT CAST({col} AS VARCHAR) AS v, count(*) FROM {quote_ident(table)} {where}
               GROUP BY 1 ORDER BY 2 DESC"""

@@ -132,3 +132,12 @@ def test_json_schema_validates_sample_config() -> None:
     bad = dict(data, use_cases=[dict(data["use_cases"][0], kind="nope")])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(json.loads(json.dumps(bad, default=str)), schema)
+
+
+def test_sql_filters_must_be_single_expressions(tmp_path: Path) -> None:
+    text = MINIMAL.replace("    features: [crm.accounts.segment]",
+                           "    features: [crm.accounts.segment]\n"
+                           "    population: \"1=1; DROP TABLE runs\"")
+    with pytest.raises(InvalidConfig) as exc:
+        load_config(write(tmp_path, text))
+    assert ":15:5 use_cases[0].population: not a single SQL expression" in str(exc.value)
