@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from auditor import __version__
+from auditor import __version__, lineage
 from auditor.access import load_declared_inventory
 from auditor.checks import specs_for
 from auditor.config import DatasetConfig, LoadedConfig, UseCaseConfig, split_column_ref
@@ -110,12 +110,15 @@ def _access(loaded: LoadedConfig, connectors: dict[str, Connector],
         if source in out or not isinstance(conn, SupportsAccess):
             continue
         try:
-            out[source] = conn.access(sorted(set(objs)))
+            inv = conn.access(sorted(set(objs)))
         except SourceError as exc:
             findings.append(Finding("ACC001", "critical", f"access inventory of source "
                                     f"{source!r} could not be read: {exc}", source=source,
                                     hint=exc.hint or "grant the auditor's login read access "
                                     "to the catalog, or declare an inventory file"))
+            continue
+        if inv is not None:
+            out[source] = inv
     return out
 
 
@@ -148,7 +151,8 @@ def run_audit(loaded: LoadedConfig, *, store_path: str | None = None,
             result = _run(loaded, writer, connectors, suites, declared, as_of=as_of,
                           started=started,
                           progress=progress or (lambda _: None), engine=engine)
-        return result
+        # after COMMIT: a lineage backend that is down or slow can only add a finding
+        return lineage.emit_run(result, loaded, store=store)
     finally:
         store.close()
 
@@ -195,6 +199,10 @@ def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connecto
                 writer.write_access(st.name, _only(inv, st.cfg.object))
     datasets = {**{n: s.result for n, s in states.items()}, **failed}
     findings.extend(_reference_findings(con, states, cfg.datasets))
+    graph, lineage_findings = lineage.collect_graph(loaded, datasets, run_id=writer.run_id,
+                                                    store_path=str(writer.store.path))
+    findings.extend(lineage_findings)
+    lineage.write_graph(writer, graph)
     scores = []
     for uc in cfg.use_cases:
         progress(f"score {uc.use_case}")
@@ -202,13 +210,15 @@ def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connecto
         for ref in missing:
             findings.append(missing_column_finding(uc.use_case, ref, _where_ref(loaded, uc, ref)))
         measures = _measure(con, uc, states, missing)
+        findings.extend(lineage.unowned_findings(graph, uc, datasets))
         scores.append(score_use_case(uc, specs_for(uc), datasets, measures, as_of=as_of,
-                                     missing_columns=missing))
+                                     missing_columns=missing, graph=graph))
     for st in states.values():
         findings.extend(dataset_findings(st.result))
     if cfg.store.mask_pii:
         for st in states.values():
-            writer.mask_columns(st.table, {c: redact_sql(quote_ident(c), p.kinds)
+            writer.mask_columns(st.table, {c: redact_sql(quote_ident(c), p.kinds,
+                                                         free_text=p.free_text)
                                            for c, p in st.result.pii.items()})
     ordered = [datasets[n] for n in cfg.datasets]
     for d in ordered:
@@ -290,9 +300,9 @@ def _mask_profile(profile: TableProfile, pii: dict[str, PiiSummary]) -> TablePro
             return replace(col, top_values=tuple(
                 (mask_value(v, p.kinds)[:40], c) for v, c in col.top_values))
         return replace(
-            col, min=None if col.min is None else mask_value(col.min, p.kinds),
-            max=None if col.max is None else mask_value(col.max, p.kinds),
-            quantiles=None, top_values=tuple((mask_value(v, p.kinds), c)
+            col, min=None if col.min is None else mask_value(col.min, p.kinds, free_text=False),
+            max=None if col.max is None else mask_value(col.max, p.kinds, free_text=False),
+            quantiles=None, top_values=tuple((mask_value(v, p.kinds, free_text=False), c)
                                              for v, c in col.top_values))
     return replace(profile, columns=tuple(mask(c) for c in profile.columns))
 
@@ -300,7 +310,8 @@ def _mask_profile(profile: TableProfile, pii: dict[str, PiiSummary]) -> TablePro
 def _validate(con: duckdb.DuckDBPyConnection, st: _Loaded, suites: list[Suite], *,
               engine: str) -> list[ExpectationOutcome]:
     outcomes: list[ExpectationOutcome] = []
-    masks = {c: (lambda v, k=p.kinds: mask_value(v, k)) for c, p in st.result.pii.items()}
+    masks = {c: (lambda v, k=p.kinds, f=p.free_text: mask_value(v, k, free_text=f))
+             for c, p in st.result.pii.items()}
     for suite in suites:
         if engine == "gx":
             outcomes.extend(run_suite_with_gx(con, st.table, suite, dataset=st.name))

@@ -24,7 +24,9 @@ from pydantic import (
 )
 
 from auditor.errors import InvalidConfig
+from auditor.lineage_config import LineageConfig
 from auditor.secrets import resolve_references
+from auditor.watch_config import WatchConfig
 
 UseCaseKind = Literal["tabular_training", "batch_inference", "summarization", "rag", "agentic"]
 CHECK_GROUPS = ("Q", "F", "T", "P", "L", "R", "X")
@@ -216,6 +218,8 @@ class AuditConfig(_Model):
         default_factory=dict,
         description="Declared access inventory YAML per source name, for systems whose grants "
                     "cannot be introspected (files, SaaS without an API for it).")
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+    lineage: LineageConfig = Field(default_factory=LineageConfig)
 
 
 class LoadedConfig:

@@ -54,8 +54,9 @@ class Connector(Protocol):
 class SupportsAccess(Protocol):
     """Optional capability: the source can tell who can read its objects."""
 
-    def access(self, objects: list[str]) -> AccessInventory:
-        """Effective read access to ``objects`` (names as in dataset ``object``), with reasons."""
+    def access(self, objects: list[str]) -> AccessInventory | None:
+        """Effective read access to ``objects`` (names as in dataset ``object``), with reasons;
+        None when this particular source has no grants to report."""
         ...
 
 

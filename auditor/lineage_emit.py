@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from openlineage.client.event_v2 import (
     InputDataset,
@@ -119,7 +120,30 @@ def dataset_ids(result_datasets: list[DatasetResult] | tuple[DatasetResult, ...]
     return out
 
 
-def build_events(result: AuditResult, config: AuditConfig, lineage: LineageConfig,
+class RunLike(Protocol):
+    """What emission reads from a run: an :class:`AuditResult`, or a run still in progress."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    config_path: str
+    store_path: str
+    datasets: tuple[DatasetResult, ...]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run before its :class:`AuditResult` exists (scoring needs the graph first)."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    config_path: str
+    store_path: str
+    datasets: tuple[DatasetResult, ...]
+
+
+def build_events(result: AuditResult | RunLike, config: AuditConfig, lineage: LineageConfig,
                  base_dir: Any, *, mask_pii: bool | None = None) -> list[RunEvent]:
     """Every event of one audit run, in emission order (parent START … parent terminal)."""
     ns = lineage.job_namespace()
@@ -182,7 +206,7 @@ def _job_type(job_type: str) -> job_type_job.JobTypeJobFacet:
                                         jobType=job_type, producer=PRODUCER)
 
 
-def _dataset_events(result: AuditResult, d: DatasetResult, config: AuditConfig,
+def _dataset_events(result: AuditResult | RunLike, d: DatasetResult, config: AuditConfig,
                     ident: DatasetId, snap: DatasetId | None, *, ns: str, parent_name: str,
                     parent: parent_run.ParentRunFacet, masked: bool,
                     order: int) -> list[RunEvent]:

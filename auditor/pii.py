@@ -709,7 +709,7 @@ def _generic(s: str) -> str:
     return (s[:1] + "***") if s else ""
 
 
-def mask_value(value: object, kinds: Iterable[str]) -> str:
+def mask_value(value: object, kinds: Iterable[str], *, free_text: bool = True) -> str:
     """Mask one value for display: whole-value formats per kind, or spans redacted in text.
 
     The first kind whose whole-value pattern matches decides the format; kinds without a
@@ -728,7 +728,7 @@ def mask_value(value: object, kinds: Iterable[str]) -> str:
     for kind in ("person_name", "date_of_birth"):
         if kind in kinds:
             return _mask_whole(text, kind)
-    span_kinds = _ordered_span_kinds(kinds)
+    span_kinds = _ordered_span_kinds(kinds) if free_text else []
     if span_kinds and _FREE_TEXT_RE.search(text):
         redacted = text
         for kind in span_kinds:
@@ -765,8 +765,12 @@ def _sql_mask_whole(v: str, kind: str) -> str:
     return f"CASE WHEN {t} = '' THEN '' ELSE left({t}, 1) || '***' END"
 
 
-def redact_sql(column_sql: str, kinds: Iterable[str]) -> str:
+def redact_sql(column_sql: str, kinds: Iterable[str], *, free_text: bool = True) -> str:
     """A DuckDB SQL expression (VARCHAR) that masks ``column_sql`` for storage and reports.
+
+    With ``free_text=False`` (a column whose values *are* PII, not text embedding it) no value
+    is kept in clear: one that matches no pattern (``andres at example.org``) gets the generic
+    mask instead of span redaction.
 
     Whole PII values get the same format as :func:`mask_value`; in other values every span
     matching a PII regex is replaced by its tag (``[email]``, ``[phone]``...), surrounding
@@ -788,7 +792,7 @@ def redact_sql(column_sql: str, kinds: Iterable[str]) -> str:
             break
     if fallback is None:
         fallback = _sql_mask_whole(v, "generic")
-        spans = _ordered_span_kinds(kinds)
+        spans = _ordered_span_kinds(kinds) if free_text else []
         if spans:
             redacted = v
             for kind in spans:

@@ -24,6 +24,8 @@ from typing import Any
 from auditor.access import broad_readers, can_read
 from auditor.checks import ACCESS_BLOCKERS, GROUP_NAMES, CheckSpec, check_weight, group_weights
 from auditor.config import UseCaseConfig, split_column_ref
+from auditor.lineage import pii_feature_paths, traceability, unowned_datasets
+from auditor.lineage_graph import LineageGraph
 from auditor.measure import UseCaseMeasures
 from auditor.models import (
     AccessGrant,
@@ -68,6 +70,7 @@ class _Context:
     measures: UseCaseMeasures
     as_of: datetime
     missing: list[str]
+    graph: LineageGraph
     records: list[CheckEvidence] = field(default_factory=list)
 
     def col(self, ref: str) -> tuple[str, str] | None:
@@ -109,10 +112,12 @@ class _Context:
 
 def score_use_case(uc: UseCaseConfig, specs: dict[str, CheckSpec],
                    datasets: dict[str, DatasetResult], measures: UseCaseMeasures, *,
-                   as_of: datetime, missing_columns: Iterable[str] = ()) -> UseCaseScore:
+                   as_of: datetime, missing_columns: Iterable[str] = (),
+                   graph: LineageGraph | None = None) -> UseCaseScore:
     """Evaluate every requirement of ``uc`` and fold them into band and score."""
     scoped = {d.ref: datasets[d.ref] for d in uc.datasets if d.ref in datasets}
-    ctx = _Context(uc, specs, scoped, measures, as_of, list(missing_columns))
+    ctx = _Context(uc, specs, scoped, measures, as_of, list(missing_columns),
+                   graph if graph is not None else LineageGraph())
     for evaluate in (_availability, _privacy, _completeness, _uniqueness, _validity,
                      _integrity, _freshness, _label, _text, _context):
         evaluate(ctx)
@@ -197,11 +202,17 @@ def _privacy(ctx: _Context) -> None:
     allowed = set(ctx.uc.pii_policy.allowed_in_features)
     cols = list(ctx.uc.features) + list(ctx.uc.context)
     bad = [c for c in cols if c in pii and not pii[c].free_text and c not in allowed]
-    ctx.add("P3", scope="features and context", value=float(len(bad)),
-            display=f"{len(bad)} disallowed PII column(s)" + (": " + ", ".join(bad) if bad else ""),
-            n=len(cols), blocker="B2" if bad else None,
-            reason="; ".join(f"{c}: {pii[c].reason}" for c in bad) or None,
-            evidence={"kind": "pii", "columns": {c: pii[c].reason for c in bad}})
+    # column lineage carrying a PII column into a feature unmasked is the same exposure
+    paths = [p.describe(ctx.graph) for p in pii_feature_paths(ctx.graph, ctx.uc, ctx.datasets)]
+    count = len(bad) + len(paths)
+    ctx.add("P3", scope="features and context", value=float(count),
+            display=f"{count} disallowed PII column(s) or lineage path(s)"
+            + (": " + ", ".join(bad + paths) if count else ""),
+            n=len(cols), blocker="B2" if count else None,
+            reason="; ".join([f"{c}: {pii[c].reason}" for c in bad]
+                             + [f"unmasked lineage {p}" for p in paths]) or None,
+            evidence={"kind": "pii+lineage", "columns": {c: pii[c].reason for c in bad},
+                      "lineage_paths": paths})
     texts = [c for c in ctx.uc.context if c in pii and pii[c].free_text]
     policy = ctx.uc.pii_policy.free_text
     if not ctx.uc.context:
@@ -523,18 +534,20 @@ def _text(ctx: _Context) -> None:
 
 def _context(ctx: _Context) -> None:
     names = [d.ref for d in ctx.uc.datasets]
-    sor = [d.ref for d in ctx.uc.datasets if d.system_of_record or (
-        d.ref in ctx.datasets and ctx.datasets[d.ref].system_of_record)]
-    ctx.add("L1", scope="datasets", value=len(sor) / len(names) if names else 0.0,
-            display=f"{len(sor)}/{len(names)} datasets name their system of record",
-            reason=("missing for " + ", ".join(n for n in names if n not in sor))
-            if len(sor) < len(names) else None, evidence={"kind": "metadata"})
-    owned = [n for n in names if n in ctx.datasets and ctx.datasets[n].owner]
-    ctx.add("L3", scope="datasets", value=len(owned) / len(names) if names else 0.0,
-            display=f"{len(owned)}/{len(names)} datasets have an owner",
-            reason=("no owner: " + ", ".join(n for n in names if n not in owned))
-            if len(owned) < len(names) else None,
-            evidence={"kind": "metadata", "per_dataset": {n: float(n in owned) for n in names}})
+    trace = traceability(ctx.graph, ctx.uc, ctx.datasets)
+    ctx.add("L1", scope="datasets", value=trace.share,
+            display=f"{len(trace.traced)}/{len(names)} datasets trace to a system of record",
+            reason=("untraced: " + ", ".join(trace.untraced)) if trace.untraced else None,
+            evidence={"kind": "lineage", "traced": trace.traced})
+    unowned = unowned_datasets(ctx.graph, ctx.uc, ctx.datasets)
+    ctx.add("L3", scope="datasets",
+            value=(len(names) - len(unowned)) / len(names) if names else 0.0,
+            display=f"{len(names) - len(unowned)}/{len(names)} datasets have an owner "
+                    "(themselves or upstream)",
+            reason=("no owner anywhere in the lineage: " + ", ".join(unowned))
+            if unowned else None,
+            evidence={"kind": "metadata+lineage",
+                      "per_dataset": {n: float(n not in unowned) for n in names}})
     required = _required_columns_by_dataset(ctx)
     tested = {(o.dataset, c) for n in names if (d := ctx.loaded(n))
               for o in d.expectations if o.error is None for c in o.columns}

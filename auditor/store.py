@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from auditor.errors import StoreError
+from auditor.lineage_graph import LINEAGE_MIGRATION
 from auditor.models import (
     AccessInventory,
     AuditResult,
@@ -96,6 +97,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         run_id VARCHAR, source VARCHAR, name VARCHAR, can_login BOOLEAN, superuser BOOLEAN,
         member_of JSON, members JSON);
     """),
+    (3, LINEAGE_MIGRATION),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -156,9 +156,9 @@ def test_pii_found_and_masked(sample_run: Any) -> None:
     assert leaks == (0,) and emails == (0,)
     # and masked in the report: no example value of a PII column is in clear text
     contacts = next(d for d in report["datasets"] if d["name"] == "crm.contacts")
-    for e in contacts["expectations"]:
-        if e["kwargs"].get("column") == "email":
-            assert all("*" in x or "@" not in x for x in e["examples"])
+    examples = [x for e in contacts["expectations"] if e["kwargs"].get("column") == "email"
+                for x in e["examples"]]
+    assert examples and all("*" in x for x in examples)
 
 
 def test_duplicate_rows_and_keys(sample_run: Any) -> None:

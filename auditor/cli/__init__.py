@@ -267,9 +267,13 @@ def connectors_list() -> None:
 
 
 def _register_subcommands() -> None:
-    from auditor.cli import access
+    from auditor.cli import access, lineage, report, suggest, watch
 
     access.register(app)
+    report.register(app)
+    lineage.register(app)
+    watch.register(app)
+    suggest.register(app)
 
 
 _register_subcommands()

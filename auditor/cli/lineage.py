@@ -9,11 +9,14 @@ and where the edge came from) and, where known, each column's sources and transf
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.tree import Tree
+
+if TYPE_CHECKING:  # the graph module pulls in openlineage; keep `auditor --help` fast
+    from auditor.lineage_graph import LineageGraph
 
 
 def register(app: typer.Typer) -> None:
@@ -104,8 +107,8 @@ def show(
             out.print(line)
 
 
-def _label(graph: object, nid: str) -> str:
-    n = graph.nodes.get(nid)  # type: ignore[attr-defined]
+def _label(graph: LineageGraph, nid: str) -> str:
+    n = graph.nodes.get(nid)
     if n is None:
         return escape(nid)
     text = f"{n.namespace} {n.name}"
@@ -119,8 +122,8 @@ def _label(graph: object, nid: str) -> str:
     return escape(text) + (f" [dim]({escape('; '.join(extra))})[/]" if extra else "")
 
 
-def render_lineage(graph: object, nid: str, *, depth: int = 10, columns: bool = True,
-                   run_id: str | None = None) -> list[object]:
+def render_lineage(graph: LineageGraph, nid: str, *, depth: int = 10, columns: bool = True,
+                   run_id: str | None = None) -> list[Tree | str]:
     """Rich renderables: upstream tree, downstream tree, then column lineage."""
     g = graph
     head = f"[bold]{_label(g, nid)}[/]" + (f" [dim]run {run_id}[/]" if run_id else "")
@@ -130,7 +133,7 @@ def render_lineage(graph: object, nid: str, *, depth: int = 10, columns: bool = 
     def grow(tree: Tree, cur: str, level: int, seen: set[str], upward: bool) -> None:
         if level >= depth:
             return
-        edges = g.edges_into(cur) if upward else g.edges_from(cur)  # type: ignore[attr-defined]
+        edges = g.edges_into(cur) if upward else g.edges_from(cur)
         for e in edges:
             nxt = e.src if upward else e.dst
             via = f" [dim]via {escape(e.job)}[/]" if e.job else ""
@@ -141,33 +144,50 @@ def render_lineage(graph: object, nid: str, *, depth: int = 10, columns: bool = 
 
     grow(up, nid, 0, {nid}, True)
     grow(down, nid, 0, {nid}, False)
-    parts: list[object] = [up, down]
+    for tree in (up, down):
+        if not tree.children:
+            tree.add("[dim]none known[/]")
+    parts: list[Tree | str] = [up, down]
     if columns:
-        node = g.nodes.get(nid)  # type: ignore[attr-defined]
+        node = g.nodes.get(nid)
         fields = list(node.fields) if node else []
         known = {c.dst_field for c in g.column_edges if c.dst == nid} | \
-            {c.src_field for c in g.column_edges if c.src == nid}  # type: ignore[attr-defined]
+            {c.src_field for c in g.column_edges if c.src == nid}
         fields += sorted(known - set(fields))
         col_tree = Tree("columns")
         shown = False
         for f in fields:
-            ins = g.column_inputs(nid, f)  # type: ignore[attr-defined]
-            outs = g.column_outputs(nid, f)  # type: ignore[attr-defined]
+            ins = g.column_inputs(nid, f)
+            outs = g.column_outputs(nid, f)
             if not ins and not outs:
                 continue
             shown = True
             pii = " [red](PII)[/]" if node and f in node.pii_fields else ""
             branch = col_tree.add(f"[bold]{escape(f)}[/]{pii}")
-            for e in ins:
-                branch.add(f"← {_short(g, e.src)}.{escape(e.src_field)} "
-                           f"[cyan]{escape(e.transformation)}[/]")
-            for e in outs:
-                branch.add(f"→ {_short(g, e.dst)}.{escape(e.dst_field)} "
-                           f"[cyan]{escape(e.transformation)}[/]")
+            _column_branch(g, branch, nid, f, depth, upward=True, seen={(nid, f)})
+            _column_branch(g, branch, nid, f, depth, upward=False, seen={(nid, f)})
         parts.append(col_tree if shown else "[dim]no column lineage known[/]")
     return parts
 
 
-def _short(graph: object, nid: str) -> str:
-    n = graph.nodes.get(nid)  # type: ignore[attr-defined]
+def _column_branch(g: LineageGraph, tree: Tree, nid: str, fld: str, depth: int, *, upward: bool,
+                   seen: set[tuple[str, str]]) -> None:
+    """Column sources (←) or consumers (→), followed hop by hop up to ``depth``."""
+    if depth <= 0:
+        return
+    edges = g.column_inputs(nid, fld) if upward else \
+        g.column_outputs(nid, fld)
+    for e in edges:
+        other, other_fld = (e.src, e.src_field) if upward else (e.dst, e.dst_field)
+        node = g.nodes.get(other)
+        pii = " [red](PII)[/]" if node and other_fld in node.pii_fields else ""
+        branch = tree.add(f"{'←' if upward else '→'} {_short(g, other)}.{escape(other_fld)}"
+                          f"{pii} [cyan]{escape(e.transformation)}[/]")
+        if (other, other_fld) not in seen:
+            _column_branch(g, branch, other, other_fld, depth - 1, upward=upward,
+                           seen=seen | {(other, other_fld)})
+
+
+def _short(graph: LineageGraph, nid: str) -> str:
+    n = graph.nodes.get(nid)
     return escape(n.dataset or n.name) if n else escape(nid)
