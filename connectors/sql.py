@@ -385,18 +385,21 @@ class SqlConnector:
             return None
         dialect = self._engine.dialect.name
         if dialect == "postgresql":
-            from connectors.access_postgres import postgres_access
+            from connectors.access_postgres import postgres_access as inventory
 
-            return postgres_access(self._engine, list(objects), source=self.name)
-        if dialect in ("mysql", "mariadb"):
-            from connectors.access_mysql import mysql_access
+            default = self.config.schema_ or "public"
+        elif dialect in ("mysql", "mariadb"):
+            from connectors.access_mysql import mysql_access as inventory
 
-            db = self._engine.url.database
-            named = {(o if "." in o or not db else f"{db}.{o}"): o for o in objects}
-            inv = mysql_access(self._engine, list(named), source=self.name)
-            return replace(inv, grants=tuple(replace(g, object=named.get(g.object, g.object))
-                                             for g in inv.grants))
-        return None
+            default = self.config.schema_ or self._engine.url.database
+        else:
+            return None
+        # qualify as the catalog names objects; report them under the config's names
+        named = {(o if "." in o or not default else f"{default}.{o}"): o for o in objects}
+        inv = inventory(self._engine, list(named), source=self.name)
+        return replace(inv, grants=tuple(replace(g, object=named.get(g.object, g.object))
+                                         for g in inv.grants),
+                       owners={named.get(k, k): v for k, v in inv.owners.items()})
 
     def close(self) -> None:
         """Close open streams (their readers then fail cleanly) and the connection pool."""
