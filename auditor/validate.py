@@ -98,6 +98,31 @@ def _build_expectation(etype: str, kwargs: Mapping[str, Any], meta: Mapping[str,
         return config.to_domain_obj()
 
 
+def gx_suite_json(name: str, expectations: Sequence[tuple[str, Mapping[str, Any],
+                                                          Mapping[str, Any], str]],
+                  *, meta: Mapping[str, Any], notes: str | None = None,
+                  ) -> tuple[dict[str, Any], dict[int, str]]:
+    """Suite JSON built by GX's own classes from (type, kwargs, meta, severity) tuples.
+
+    Returns the ``to_json_dict()`` of the suite and, by input index, the reason GX rejected an
+    expectation (those are left out). Lets other modules write suites without importing GX.
+    """
+    objects = []
+    rejected: dict[int, str] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, (etype, kwargs, emeta, severity) in enumerate(expectations):
+            try:
+                obj = _build_expectation(etype, kwargs, emeta)
+                obj.severity = severity
+                objects.append(obj)
+            except Exception as exc:  # noqa: BLE001 - GX rejects in many ways; all mean "drop"
+                rejected[i] = str(exc)
+        suite = _gx().ExpectationSuite(name=name, expectations=objects, meta=dict(meta),
+                                       notes=notes)
+        return suite.to_json_dict(), rejected
+
+
 def _describe_problem(exc: Exception) -> str:
     """One line for a GX/pydantic construction error."""
     errors = getattr(exc, "errors", None)
