@@ -28,10 +28,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from auditor.config import _locate
+from auditor.config import _locate, format_validation_error, read_yaml_mapping
 from auditor.errors import InvalidConfig
 from auditor.models import AccessGrant, AccessInventory, RoleInfo
 
@@ -230,21 +229,7 @@ def load_declared_inventory(path: str | Path) -> AccessInventory:
     ``file:line:col``, like ``audit.yml`` errors.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidConfig(f"{path}: cannot read declared inventory: {exc}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidConfig(f"{path}{pos}: invalid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise InvalidConfig(f"{path}:1:1: a declared inventory is a mapping with `roles` and "
-                            "`grants`")
+    _, data, root = read_yaml_mapping(path, "declared inventory", "`roles` and `grants`")
 
     def where(*loc: str | int) -> str:
         line_col = _locate(root, loc) if root is not None else None
@@ -253,13 +238,8 @@ def load_declared_inventory(path: str | Path) -> AccessInventory:
     try:
         decl = DeclaredInventory.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-            field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{where(*loc)} {field.replace('.[', '[')}: {msg}")
-        raise InvalidConfig("invalid declared inventory:\n  " + "\n  ".join(lines)) from None
+        raise InvalidConfig(format_validation_error(exc, path, root,
+                                                    "invalid declared inventory")) from None
     _check_names(decl, where)
     return _expand(decl, decl.source or path.stem)
 

@@ -244,16 +244,20 @@ class LoadedConfig:
         return p if p.is_absolute() else self.base_dir / p
 
 
-def load_config(path: str | Path) -> LoadedConfig:
-    """Read, check and resolve ``audit.yml``; every error names file:line:column."""
-    path = Path(path)
+def read_yaml_mapping(path: Path, what: str, expected: str
+                      ) -> tuple[str, dict[str, Any], yaml.Node | None]:
+    """Text, data and node tree (for positions) of a YAML file that must hold a mapping.
+
+    Every YAML file the auditor reads (audit.yml, declared inventories) reports problems the
+    same way: ``file:line:col``.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InvalidConfig(f"{path}: config file not found",
-                            hint="pass the path to an audit.yml") from None
+        raise InvalidConfig(f"{path}: {what} not found",
+                            hint=f"pass the path to an existing {what}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidConfig(f"{path}: cannot read config: {exc}") from None
+        raise InvalidConfig(f"{path}: cannot read {what}: {exc}") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -263,12 +267,19 @@ def load_config(path: str | Path) -> LoadedConfig:
         problem = getattr(exc, "problem", None) or str(exc)
         raise InvalidConfig(f"{path}{pos}: invalid YAML: {problem}") from None
     if not isinstance(data, dict):
-        raise InvalidConfig(f"{path}:1:1: the config must be a mapping with `sources`, "
-                            "`datasets` and `use_cases`")
+        raise InvalidConfig(f"{path}:1:1: {what} must be a mapping with {expected}")
+    return text, data, root
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Read, check and resolve ``audit.yml``; every error names file:line:column."""
+    path = Path(path)
+    text, data, root = read_yaml_mapping(path, "config file",
+                                         "`sources`, `datasets` and `use_cases`")
     try:
         config = AuditConfig.model_validate(data)
     except ValidationError as exc:
-        raise InvalidConfig(_format_validation_error(exc, path, root),
+        raise InvalidConfig(format_validation_error(exc, path, root, "invalid config"),
                             hint="`auditor config schema` prints the JSON Schema") from None
     loaded = LoadedConfig(config, path, text, root)
     _check_references(loaded)
@@ -285,7 +296,9 @@ def _resolve_source_secrets(loaded: LoadedConfig) -> None:
     loaded.config = loaded.config.model_copy(update={"sources": sources})
 
 
-def _format_validation_error(exc: ValidationError, path: Path, root: yaml.Node | None) -> str:
+def format_validation_error(exc: ValidationError, path: Path, root: yaml.Node | None,
+                            title: str) -> str:
+    """One line per problem: ``file:line:col field.path: message``."""
     lines = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
@@ -299,7 +312,7 @@ def _format_validation_error(exc: ValidationError, path: Path, root: yaml.Node |
         elif err["type"] == "literal_error":
             msg = f"{msg} (got {err.get('input')!r})"
         lines.append(f"{pos} {field}: {msg}")
-    return "invalid config:\n  " + "\n  ".join(lines)
+    return f"{title}:\n  " + "\n  ".join(lines)
 
 
 def _locate(node: yaml.Node | None, loc: tuple[str | int, ...]) -> tuple[int, int] | None:

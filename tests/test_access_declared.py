@@ -180,5 +180,5 @@ def test_malformed_declared_inventory(tmp_path: Path, text: str, where: str,
 
 
 def test_missing_declared_file(tmp_path: Path) -> None:
-    with pytest.raises(InvalidConfig, match="cannot read declared inventory"):
+    with pytest.raises(InvalidConfig, match="nope.yml: declared inventory not found"):
         load_declared_inventory(tmp_path / "nope.yml")
