@@ -96,6 +96,12 @@ def handle_errors() -> Iterator[None]:
         raise typer.Exit(ExitCode.INTERNAL) from None
 
 
+def audit_steps(loaded: object) -> int:
+    """Progress steps of one audit: ingest and validate per dataset, score per use case."""
+    cfg = loaded.config  # type: ignore[attr-defined]
+    return len(cfg.datasets) * 2 + len(cfg.use_cases)
+
+
 @contextmanager
 def progress_reporter(total: int) -> Iterator[object]:
     """A rich progress bar on stderr (silent with --quiet or when not a terminal)."""
@@ -116,6 +122,17 @@ def progress_reporter(total: int) -> Iterator[object]:
 ConfigArg = Annotated[Path, typer.Argument(help="Path to audit.yml.")]
 
 
+class Engine(StrEnum):
+    native = "native"
+    gx = "gx"
+
+
+EngineOpt = Annotated[Engine, typer.Option(
+    help="Expectation engine: native (DuckDB SQL with GX semantics) or gx (GX pandas).")]
+AsOfOpt = Annotated[datetime | None, typer.Option(
+    help="Reference time for freshness (default: config as_of, else now).")]
+
+
 @app.command()
 def audit(
     config: ConfigArg,
@@ -126,11 +143,8 @@ def audit(
         help="Exit 1 when any use case scores below this.")] = None,
     store: Annotated[str | None, typer.Option(help="Audit store path (overrides config).")]
     = None,
-    engine: Annotated[str, typer.Option(
-        help="Expectation engine: native (DuckDB SQL with GX semantics) or gx (GX pandas).")]
-    = "native",
-    as_of: Annotated[datetime | None, typer.Option(
-        help="Reference time for freshness (default: config as_of, else now).")] = None,
+    engine: EngineOpt = Engine.native,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Run the full audit and print the verdict per AI use case."""
     from auditor.api import run_audit
@@ -140,13 +154,10 @@ def audit(
     from auditor.report.console import render_console
 
     with handle_errors():
-        if engine not in ("native", "gx"):
-            raise typer.BadParameter("use native or gx", param_hint="--engine")
         loaded = load_config(config)
-        steps = len(loaded.config.datasets) * 2 + len(loaded.config.use_cases)
-        with progress_reporter(steps) as step:
+        with progress_reporter(audit_steps(loaded)) as step:
             result = run_audit(loaded, store_path=store, progress=step,  # type: ignore[arg-type]
-                               engine=engine, as_of=as_of)
+                               engine=engine.value, as_of=as_of)
         if fmt is Format.json:
             text = render_json(result, fail_under)
         elif fmt is Format.markdown:

@@ -26,6 +26,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from auditor.cli import AsOfOpt, Engine, EngineOpt
+
 if TYPE_CHECKING:
     from auditor.config import LoadedConfig
     from auditor.drift import Drift, DriftReport
@@ -453,23 +455,18 @@ def register(app: typer.Typer) -> None:
         fail_under: Annotated[float | None, typer.Option(
             help="Exit 1 when any use case scores below this.")] = None,
         store: StoreOpt = None,
-        engine: Annotated[str, typer.Option(help="Expectation engine: native or gx.")]
-        = "native",
-        as_of: Annotated[datetime | None, typer.Option(
-            help="Reference time for freshness (default: config as_of, else now).")] = None,
+        engine: EngineOpt = Engine.native,
+        as_of: AsOfOpt = None,
         notify: Annotated[bool, typer.Option(help="Send the configured webhooks.")] = True,
     ) -> None:
         """Scheduled check: audit, compare with earlier runs, alert; exit 1 on a regression."""
-        from auditor.cli import STATE, err, handle_errors, out, progress_reporter
+        from auditor.cli import STATE, audit_steps, err, handle_errors, out, progress_reporter
         from auditor.config import load_config
 
         with handle_errors():
-            if engine not in ("native", "gx"):
-                raise typer.BadParameter("use native or gx", param_hint="--engine")
             loaded = load_config(config)
-            steps = len(loaded.config.datasets) * 2 + len(loaded.config.use_cases)
-            with progress_reporter(steps) as step:
-                outcome = run_check(loaded, store_path=store, as_of=as_of, engine=engine,
+            with progress_reporter(audit_steps(loaded)) as step:
+                outcome = run_check(loaded, store_path=store, as_of=as_of, engine=engine.value,
                                     fail_under=fail_under, notify=notify,
                                     progress=step)  # type: ignore[arg-type]
             if junit is not None:
