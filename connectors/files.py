@@ -337,6 +337,8 @@ class FileConnector:
             con.execute("SET autoinstall_known_extensions = false")
             con.execute("SET autoload_known_extensions = false")
             con.execute("SET preserve_insertion_order = true")
+            # Reading streams batch by batch; without a limit DuckDB may cache up to 80% of RAM.
+            con.execute("SET memory_limit = '256MB'")
             self._con = con
         return self._con
 
