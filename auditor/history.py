@@ -165,14 +165,12 @@ def run_info(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> RunIn
     return _run(row) if row else None
 
 
-def dataset_history(con: duckdb.DuckDBPyConnection, dataset: str, *,
-                    before: datetime | None = None, limit: int = 20,
-                    run_id: str | None = None) -> list[DatasetSnapshot]:
-    """The last ``limit`` successful loads of ``dataset`` started before ``before`` (or only
-    the one of ``run_id``), oldest first."""
-    sql = (f"SELECT {_RUN_COLS}, d.rows, d.source_rows FROM datasets d JOIN runs r USING "
-           "(run_id) WHERE d.dataset = ? AND d.status = 'ok' AND r.finished_at IS NOT NULL")
-    params: list[Any] = [dataset]
+def _recent(con: duckdb.DuckDBPyConnection, select: str, key: str, *,
+            before: datetime | None, limit: int, run_id: str | None) -> list[tuple[Any, ...]]:
+    """Rows of ``select`` (filtered on one ``?`` key, joined to runs as ``r``) from committed
+    runs started before ``before`` (or only ``run_id``): the last ``limit``, oldest first."""
+    sql = select + " AND r.finished_at IS NOT NULL"
+    params: list[Any] = [key]
     if before is not None:
         sql += " AND r.started_at < ?"
         params.append(before)
@@ -181,7 +179,17 @@ def dataset_history(con: duckdb.DuckDBPyConnection, dataset: str, *,
         params.append(run_id)
     sql += " ORDER BY r.started_at DESC LIMIT ?"
     params.append(limit)
-    heads = con.execute(sql, params).fetchall()[::-1]
+    return con.execute(sql, params).fetchall()[::-1]
+
+
+def dataset_history(con: duckdb.DuckDBPyConnection, dataset: str, *,
+                    before: datetime | None = None, limit: int = 20,
+                    run_id: str | None = None) -> list[DatasetSnapshot]:
+    """The last ``limit`` successful loads of ``dataset`` started before ``before`` (or only
+    the one of ``run_id``), oldest first."""
+    heads = _recent(con, f"SELECT {_RUN_COLS}, d.rows, d.source_rows FROM datasets d JOIN "
+                         "runs r USING (run_id) WHERE d.dataset = ? AND d.status = 'ok'",
+                    dataset, before=before, limit=limit, run_id=run_id)
     if not heads:
         return []
     ids = [h[0] for h in heads]
@@ -232,18 +240,9 @@ def use_case_history(con: duckdb.DuckDBPyConnection, use_case: str, *,
                      run_id: str | None = None) -> list[UseCaseSnapshot]:
     """The last ``limit`` verdicts of ``use_case`` from runs started before ``before`` (or
     only the one of ``run_id``), oldest first."""
-    sql = (f"SELECT {_RUN_COLS}, s.band, s.score, s.coverage, s.blockers FROM scores s "
-           "JOIN runs r USING (run_id) WHERE s.use_case = ? AND r.finished_at IS NOT NULL")
-    params: list[Any] = [use_case]
-    if before is not None:
-        sql += " AND r.started_at < ?"
-        params.append(before)
-    if run_id is not None:
-        sql += " AND r.run_id = ?"
-        params.append(run_id)
-    sql += " ORDER BY r.started_at DESC LIMIT ?"
-    params.append(limit)
-    heads = con.execute(sql, params).fetchall()[::-1]
+    heads = _recent(con, f"SELECT {_RUN_COLS}, s.band, s.score, s.coverage, s.blockers FROM "
+                         "scores s JOIN runs r USING (run_id) WHERE s.use_case = ?",
+                    use_case, before=before, limit=limit, run_id=run_id)
     if not heads:
         return []
     ids = [h[0] for h in heads]
