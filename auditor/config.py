@@ -105,6 +105,9 @@ class DatasetConfig(_Model):
                     "relationships test); orphans are reported as findings.")
     pii_columns: list[str] = Field(default_factory=list, description="Columns declared PII.")
     not_pii: list[str] = Field(default_factory=list, description="Columns never treated as PII.")
+    source_contracts: bool = Field(
+        True, description="Check the constraints the source's API declares (required, unique, "
+        "picklist values, maximum length) as expectations, where the connector reports them.")
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="Connector-specific read options.")
 

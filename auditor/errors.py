@@ -12,8 +12,10 @@ the ingest stage turns into findings), and for bugs::
     │   └── MissingDependency    the connector's optional extra is not installed
     ├── SourceError              a source misbehaved; becomes a finding, the run goes on
     │   ├── SourceUnavailable    missing file, host down, timeout (Transient where retrying helps)
+    │   │   └── SourceAuthError  credentials refused (after one re-authentication)
     │   ├── SourceDataError      unreadable or corrupt content
-    │   └── UnknownObject        the table / file / column named in config does not exist
+    │   ├── UnknownObject        the table / file / column named in config does not exist
+    │   └── SourceQuotaExceeded  the API's request quota is spent: the source stops for this run
     ├── SuiteError               an expectation suite file is invalid
     └── StoreError               the audit store cannot be opened or migrated
 """
@@ -78,6 +80,22 @@ class SourceUnavailable(SourceError):
     """The source cannot be reached: missing file, refused connection, timeout."""
 
     code = "SRC001"
+
+
+class SourceAuthError(SourceUnavailable):
+    """The source refused the credentials, also after re-authenticating once."""
+
+    code = "SRC004"
+
+
+class SourceQuotaExceeded(SourceError):
+    """The API's request quota (e.g. Salesforce daily limit) is exhausted.
+
+    The connector stops calling that source for the rest of the run, so one exhausted quota
+    costs one request per dataset at most, never a retry storm.
+    """
+
+    code = "SRC005"
 
 
 class SourceDataError(SourceError):

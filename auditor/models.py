@@ -32,6 +32,10 @@ class ColumnSchema:
     unique: bool = False
     comment: str | None = None
     allowed_values: tuple[str, ...] | None = None
+    #: Longest value the source accepts (characters), where the source enforces one.
+    max_length: int | None = None
+    #: The source's own type name (``picklist``, ``Edm.DateTime``, ``many2one``...).
+    source_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,9 @@ class ObjectMetadata:
     owner: str | None = None
     description: str | None = None
     location: str | None = None
+    #: The source enforces ``nullable``/``unique``/``allowed_values``/``max_length`` on write
+    #: (an API's field metadata): the audit turns them into expectations (``auditor.contracts``).
+    contracts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,19 @@ class Sample:
     notes: list[str] = field(default_factory=list)
     #: All rejected rows, when ``rejected`` lists only the first ones (bounded memory).
     rejected_total: int | None = None
+    #: Set when paging stopped early (a page failed for good, a cursor repeated, the quota ran
+    #: out): why, and where, so the rows already pulled are kept and the gap is reported.
+    stopped: StopInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopInfo:
+    """Where and why a paged pull stopped before the end of the object."""
+
+    reason: str
+    rows: int
+    pages: int
+    next_cursor: str | None = None
 
 
 # --- Profiling ------------------------------------------------------------------------------
@@ -315,6 +335,8 @@ class DatasetResult:
     near_duplicates: NearDuplicateSummary | None = None
     access: AccessInventory | None = None
     error: str | None = None
+    #: The sample is incomplete: paging stopped early (see :class:`StopInfo`).
+    stopped: StopInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +381,8 @@ class AccessGrant:
     grantee: str
     privilege: str = "SELECT"
     via: Literal["direct", "role", "public", "superuser", "owner", "predefined_role",
-                 "default_privileges", "declared"] = "direct"
+                 "default_privileges", "declared", "profile", "permission_set",
+                 "permission_set_group", "group"] = "direct"
     path: tuple[str, ...] = ()
     can_login: bool = False
     row_filtered: bool = False

@@ -1,0 +1,35 @@
+"""Progress messages from deep inside a stage (a connector paging through an API).
+
+Why a context variable: the CLI owns the progress bar, connectors own the paging loop, and
+nothing in between should have to pass a callback through. The CLI installs a reporter for the
+duration of a command; without one, messages go to the debug log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+log = logging.getLogger("auditor.progress")
+
+_reporter: ContextVar[Callable[[str], None] | None] = ContextVar("auditor_progress",
+                                                                 default=None)
+
+
+def status(message: str) -> None:
+    """Show what a long step is doing now (replaces the previous status)."""
+    log.debug("%s", message)
+    reporter = _reporter.get()
+    if reporter is not None:
+        reporter(message)
+
+
+@contextmanager
+def reporting(reporter: Callable[[str], None]) -> Iterator[None]:
+    token = _reporter.set(reporter)
+    try:
+        yield
+    finally:
+        _reporter.reset(token)
