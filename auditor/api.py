@@ -22,6 +22,7 @@ from auditor.access import load_declared_inventory
 from auditor.checks import specs_for
 from auditor.config import DatasetConfig, LoadedConfig, UseCaseConfig, split_column_ref
 from auditor.connector import Connector, SupportsAccess, resolve_path
+from auditor.contracts import contract_suite
 from auditor.errors import SourceDataError, SourceError, SuiteError
 from auditor.findings import (
     dataset_findings,
@@ -189,8 +190,11 @@ def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connecto
     con = writer.con
     for name, st in states.items():
         progress(f"validate {name}")
+        contract = contract_suite(name, st.cfg.source, st.result.metadata) \
+            if st.cfg.source_contracts and st.result.metadata else None
         st.result = replace(st.result, expectations=tuple(
-            _validate(con, st, suites[name], engine=engine)))
+            _validate(con, st, [*([contract] if contract else []), *suites[name]],
+                      engine=engine)))
     for source, inv in _access(loaded, connectors, states, declared, findings).items():
         writer.write_roles(inv)
         for st in states.values():
@@ -271,7 +275,7 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
         profile=profile,
         rejected_rows=sample.rejected_total or len(sample.rejected), pii=pii,
         owner=ds.owner or sample.metadata.owner,
-        system_of_record=ds.system_of_record, near_duplicates=near)
+        system_of_record=ds.system_of_record, near_duplicates=near, stopped=sample.stopped)
     return _Loaded(name, ds, table, rows, result)
 
 

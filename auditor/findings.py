@@ -9,6 +9,9 @@ fix it. Codes are stable; the README lists them. Use-case-level problems are sco
 | SRC001 | critical | source unreachable (missing file, refused login, timeout)  |
 | SRC002 | critical | source content unreadable (corrupt file, too many bad rows)|
 | SRC003 | critical | object named in config does not exist in the source        |
+| SRC004 | critical | source refused the credentials (after one re-authentication)|
+| SRC005 | critical | API request quota exhausted: the source stopped for the run |
+| SRC006 | major    | sample incomplete: paging stopped early (rows kept)        |
 | CFG001 | critical | a column the use case declares does not exist              |
 | DQ001  | major    | rows rejected while reading (malformed lines)              |
 | DQ002  | major    | duplicate or null values in the declared key               |
@@ -61,6 +64,17 @@ def orphan_finding(dataset: str, column: str, target: str, join: JoinMeasure) ->
 
 def dataset_findings(d: DatasetResult) -> list[Finding]:
     out: list[Finding] = []
+    if d.stopped:
+        st = d.stopped
+        where = f"; the next page was cursor {st.next_cursor!r}" if st.next_cursor else ""
+        out.append(Finding("SRC006", "major",
+                           f"sample of {d.object} is incomplete: paging stopped after "
+                           f"{st.rows} rows in {st.pages} pages{where}: {st.reason}",
+                           dataset=d.name, source=d.source,
+                           hint="the rows pulled were audited; re-run when the source "
+                           "recovers for a full sample",
+                           detail={"rows": st.rows, "pages": st.pages,
+                                   "next_cursor": st.next_cursor, "reason": st.reason}))
     if d.rejected_rows:
         out.append(Finding("DQ001", "major", f"{d.rejected_rows} rows of {d.object} could not "
                            "be read and were rejected (see rejected_rows in the store)",

@@ -625,17 +625,20 @@ def run_suite_with_gx(
 
 def suite_from_expectations(
     name: str,
-    expectations: Sequence[tuple[str, Mapping[str, Any]]],
+    expectations: Sequence[tuple[str, Mapping[str, Any]] | SuiteExpectation],
     *,
     severity: str = "critical",
 ) -> Suite:
-    """Build (and GX-validate) an in-memory suite, e.g. one generated from a profile."""
+    """Build (and GX-validate) an in-memory suite, e.g. one generated from a profile or from
+    a source's field metadata; plain ``(type, kwargs)`` pairs get ``severity`` and no meta."""
     items = []
-    for i, (etype, kwargs) in enumerate(expectations):
+    for i, item in enumerate(expectations):
+        if not isinstance(item, SuiteExpectation):
+            item = SuiteExpectation(item[0], dict(item[1]), {}, severity)
         try:
-            _build_expectation(etype, kwargs, {})
+            _build_expectation(item.type, item.kwargs, item.meta)
         except Exception as exc:  # noqa: BLE001
             problem = _describe_problem(exc)
-            raise SuiteError(f"{name}: expectation #{i} ({etype}): {problem}") from exc
-        items.append(SuiteExpectation(etype, dict(kwargs), {}, severity))
+            raise SuiteError(f"{name}: expectation #{i} ({item.type}): {problem}") from exc
+        items.append(item)
     return Suite(name=name, path=None, expectations=tuple(items))

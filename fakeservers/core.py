@@ -84,6 +84,8 @@ class Logged:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    #: What fault patterns match (:meth:`FakeApp.fault_target`).
+    target: str = ""
 
 
 class FakeApp:
@@ -108,15 +110,17 @@ class FakeApp:
 
     def requests_to(self, pattern: str) -> list[Logged]:
         with self._lock:
-            return [r for r in self.log if re.search(pattern, r.path)]
+            return [r for r in self.log if re.search(pattern, r.target or r.path)]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         request = Request(environ)
         body = request.get_data()
+        target = self.fault_target(request)
         with self._lock:
             self.log.append(Logged(request.method, request.path,
-                                   request.args.to_dict(flat=False), dict(request.headers), body))
-        fault = self.faults.take(self.fault_target(request))
+                                   request.args.to_dict(flat=False), dict(request.headers), body,
+                                   target))
+        fault = self.faults.take(target)
         response = self._respond(request, fault)
         return response(environ, start_response)
 

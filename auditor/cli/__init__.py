@@ -24,7 +24,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from auditor import __version__
+from auditor import __version__, progress
 from auditor.errors import AuditorError
 from auditor.exit_codes import ExitCode
 
@@ -116,7 +116,8 @@ def progress_reporter(total: int) -> Iterator[object]:
         def step(msg: str) -> None:
             bar.update(task, description=msg, advance=1)
 
-        yield step
+        with progress.reporting(lambda msg: bar.update(task, description=msg)):
+            yield step
 
 
 ConfigArg = Annotated[Path, typer.Argument(help="Path to audit.yml.")]
