@@ -178,6 +178,11 @@ def _convention(kind: str, options: Mapping[str, Any], obj: str, *, host: str | 
     if kind == "dynamics":
         return f"dynamics://{_api_host(options, host, source)}", obj
     if kind == "sap":
+        service_url = options.get("service_url")
+        if isinstance(service_url, str) and "://" in service_url:
+            parts = urlsplit(service_url)  # never netloc: it may hold user:password@
+            where = f"{parts.hostname}:{parts.port}" if parts.port else f"{parts.hostname}"
+            return f"{parts.scheme}://{where.lower()}", f"{parts.path.strip('/')}/{obj}"
         service = options.get("service")
         if service:
             base = f"https://{host or source}" + (f":{port}" if options.get("port") else "")
@@ -192,7 +197,8 @@ def _convention(kind: str, options: Mapping[str, Any], obj: str, *, host: str | 
 
 def _api_host(options: Mapping[str, Any], host: str | None, source: str) -> str:
     """The API host of a SaaS source (instance URL, domain or host option)."""
-    for key in ("instance_url", "domain", "base_url", "environment_url", "org_url"):
+    for key in ("instance_url", "domain", "base_url", "environment_url", "org_url", "url",
+                "service_url", "login_url"):
         raw = options.get(key)
         if isinstance(raw, str) and raw:
             parsed = urlsplit(raw if "://" in raw else f"https://{raw}")
