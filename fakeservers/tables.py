@@ -77,11 +77,12 @@ def standard_table(n: int = 25, name: str = "widgets") -> FakeTable:
 
 def from_file(path: Path, *, name: str, key: str, sheet: str | None = None,
               options: dict[str, tuple[str, ...]] | None = None,
-              required: tuple[str, ...] = ()) -> FakeTable:
+              required: tuple[str, ...] = (), encoding: str | None = None) -> FakeTable:
     """A table from one sample file (CSV, JSON lines, Parquet, Excel), types from DuckDB/Arrow.
 
     ``options`` declares picklist columns with their allowed values; ``required`` columns the
-    fake's metadata marks mandatory (the key always is).
+    fake's metadata marks mandatory (the key always is). ``encoding`` transcodes a text file
+    that is not UTF-8 (the sample contacts are latin-1); None detects it with charset-normalizer.
     """
     import duckdb
 
@@ -98,7 +99,7 @@ def from_file(path: Path, *, name: str, key: str, sheet: str | None = None,
             arrow = fastexcel.read_excel(p).load_sheet_by_name(sheet or 0).to_arrow()
             rel = con.from_arrow(arrow)
         else:
-            rel = con.read_csv(p)
+            rel = con.read_csv(_utf8_copy(path, encoding, con))
         arrow_table = rel.arrow()
     finally:
         con.close()
@@ -111,6 +112,26 @@ def from_file(path: Path, *, name: str, key: str, sheet: str | None = None,
                                 unique=col.name == key, options=(options or {}).get(col.name)))
     rows = [{k: _plain(v) for k, v in r.items()} for r in arrow_table.to_pylist()]
     return FakeTable(name, fields, rows, key=key)
+
+
+def _utf8_copy(path: Path, encoding: str | None, con: Any) -> str:
+    """The path itself when it is UTF-8, else a UTF-8 copy (DuckDB reads only UTF-8)."""
+    import tempfile
+
+    raw = path.read_bytes()
+    if encoding is None:
+        try:
+            raw.decode("utf-8")
+            return str(path)
+        except UnicodeDecodeError:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(raw).best()
+            encoding = best.encoding if best else "latin-1"
+    tmp = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, encoding="utf-8")
+    with tmp:
+        tmp.write(raw.decode(encoding))
+    return tmp.name
 
 
 def _field_type(t: Any) -> FieldType:

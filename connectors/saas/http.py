@@ -55,6 +55,8 @@ class ApiFailure:
 
     kind: FailureKind
     message: str
+    #: The vendor's own wait when it sends no ``Retry-After`` (HubSpot's rate-limit interval).
+    retry_after: float | None = None
 
 
 Classifier = Callable[[httpx.Response], ApiFailure | None]
@@ -250,6 +252,8 @@ class ApiClient:
         msg = _scrub(failure.message)
         if failure.kind in ("throttled", "transient"):
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            if retry_after is None:
+                retry_after = failure.retry_after
             if retry_after is not None and retry_after > self.policy.max_retry_after:
                 raise SourceQuotaExceeded(
                     f"{src}: asked to wait {retry_after:g} s (max_retry_after is "
@@ -282,6 +286,7 @@ class ApiClient:
 
 def _scrub(text: str) -> str:
     """Drop anything that looks like a bearer token or a query string from a message."""
-    text = re.sub(r"(?i)(bearer|token|access_token|apikey|api_key|password|secret)"
-                  r"([\"'=:\s]+)[^\s\"'&,;]+", r"\1\2***", text)
+    text = re.sub(r"(?i)\b(bearer)(\s+)[^\s\"'&,;]+", r"\1\2***", text)
+    text = re.sub(r"(?i)(token|access_token|apikey|api_key|password|secret)"
+                  r"(\s*[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;]+", r"\1\2***", text)
     return re.sub(r"\?[^\s\"']*", "?…", text)
