@@ -175,7 +175,6 @@ def classify(resp: httpx.Response, *, token: str = "access token") -> ApiFailure
         return default_classify(resp)
     if resp.status_code == 401 or category in ("INVALID_AUTHENTICATION",
                                                "EXPIRED_AUTHENTICATION"):
-        # "token," not "token was": the shared scrubber masks the word after "token ".
         return ApiFailure("expired", f"HubSpot rejected the {token}, {category or 'HTTP 401'}: "
                           f"{message}")
     if resp.status_code == 403:
@@ -186,7 +185,8 @@ def classify(resp: httpx.Response, *, token: str = "access token") -> ApiFailure
         policy = str(body.get("policyName") or "unknown")
         if body.get("errorType") == "RATE_LIMIT" and policy == "DAILY":
             return ApiFailure("quota", f"daily API limit reached (policy DAILY): {message}")
-        return ApiFailure("throttled", f"rate limit {policy}: {message}")
+        return ApiFailure("throttled", f"rate limit {policy}: {message}",
+                          retry_after=interval_wait(resp.headers))
     if resp.status_code == 404 or "Unable to infer object type" in message:
         return ApiFailure("not_found", message)
     if resp.status_code >= 500:
@@ -210,11 +210,8 @@ def required_scopes(body: Mapping[str, Any]) -> list[str]:
 
 
 def interval_wait(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait on a burst 429 without ``Retry-After``: HubSpot's rolling window.
-
-    Not used yet: the shared client only reads ``Retry-After`` (see the proposed change to
-    ``ApiFailure``), so until then such a 429 gets the exponential backoff.
-    """
+    """Seconds to wait on a burst 429 without ``Retry-After``: HubSpot's rolling window
+    (``Retry-After`` is not documented by HubSpot; the shared client prefers it when sent)."""
     raw = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
     try:
         return max(0.0, float(raw) / 1000) if raw else None

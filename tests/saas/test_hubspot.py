@@ -411,6 +411,7 @@ def test_burst_limit_is_retried_and_daily_limit_stops(tmp_path: Path) -> None:
         try:
             assert len(rows(con, "deals")) == 2
             assert len(waits) == 2, "TEN_SECONDLY_ROLLING is a burst limit: retried"
+            assert waits == [10.0, 10.0], "no Retry-After: wait out HubSpot's 10 s window"
             app.faults.add("quota", path="^/crm/v3/objects/")
             with pytest.raises(SourceQuotaExceeded, match="policy DAILY"):
                 rows(con, "deals")
