@@ -57,7 +57,7 @@ def requires_set_role(grant: AccessGrant) -> bool:
 
 
 def _is_mask_marker(grant: AccessGrant) -> bool:
-    return grant.masked and grant.detail == MASKING_DETAIL
+    return grant.masked and (grant.detail or "").startswith(MASKING_DETAIL)
 
 
 def readers(inv: AccessInventory, object: str, column: str | None = None) -> list[AccessGrant]:

@@ -256,7 +256,8 @@ class ApiClient:
                 retry_after = failure.retry_after
             if retry_after is not None and retry_after > self.policy.max_retry_after:
                 raise SourceQuotaExceeded(
-                    f"{src}: asked to wait {retry_after:g} s (max_retry_after is "
+                    f"{src}: rate limit or quota spent: asked to wait {retry_after:g} s "
+                    f"(max_retry_after is "
                     f"{self.policy.max_retry_after:g} s): {msg}",
                     hint="the API's rate limit is exhausted; run again later")
             raise _Retryable(f"HTTP {resp.status_code}: {msg}", retry_after)
@@ -287,6 +288,6 @@ class ApiClient:
 def _scrub(text: str) -> str:
     """Drop anything that looks like a bearer token or a query string from a message."""
     text = re.sub(r"(?i)\b(bearer)(\s+)[^\s\"'&,;]+", r"\1\2***", text)
-    text = re.sub(r"(?i)(token|access_token|apikey|api_key|password|secret)"
+    text = re.sub(r"(?i)((?<!unexpected )token|access_token|apikey|api_key|password|secret)"
                   r"(\s*[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;]+", r"\1\2***", text)
     return re.sub(r"\?[^\s\"']*", "?…", text)
