@@ -32,11 +32,12 @@ DEFAULT_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
 
 def start_all(stack: ExitStack, data: Path, base_port: int) -> dict[str, str]:
-    """Start every demo server; returns name → URL."""
+    """Start every demo server; returns name → URL (``base_port`` 0: any free ports)."""
     urls = {}
     for name, module, factory, offset in DEMO_SERVERS:
         app = getattr(importlib.import_module(module), factory)(data)
-        server = stack.enter_context(FakeServer(app, port=base_port + offset))
+        port = base_port + offset if base_port else 0
+        server = stack.enter_context(FakeServer(app, port=port))
         urls[name] = server.url
     return urls
 

@@ -576,7 +576,10 @@ def demo_app(sample_dir: Path) -> SalesforceApp:
     opportunities = from_file(crm / "opportunities.csv", name="Opportunity",
                               key="opportunity_id", required=("name", "stage"), options={
                                   "stage": ("Prospecting", "Qualification", "Proposal",
-                                            "Negotiation", "Closed Won", "Closed Lost")})
+                                            "Negotiation", "Closed Won", "Closed Lost"),
+                                  # Restricted after years of free text: the old values stay
+                                  # (the audit reports them as a broken source contract).
+                                  "currency": ("EUR", "USD", "GBP")})
     app = SalesforceApp(clients={"demo-client": "demo-secret"})
     app.add_profile("System Administrator", view_all=True)
     app.add_profile("Standard User", read=("Account", "Contact"))
