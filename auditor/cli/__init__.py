@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from auditor import __version__, progress
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, SourceError
 from auditor.exit_codes import ExitCode
 
 app = typer.Typer(help="Data Readiness Auditor: is our data ready for this AI use case?",
@@ -85,7 +85,8 @@ def handle_errors() -> Iterator[None]:
         err.print(f"[bold red]Error:[/] {escape(exc.message)}", soft_wrap=True)
         if exc.hint:
             err.print(f"[dim]hint: {escape(exc.hint)}[/]", soft_wrap=True)
-        raise typer.Exit(ExitCode.USAGE) from None
+        code = ExitCode.SOURCE_ERROR if isinstance(exc, SourceError) else ExitCode.USAGE
+        raise typer.Exit(code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit 4
@@ -276,6 +277,30 @@ def connectors_list() -> None:
 
     for k in kinds():
         out.print(k)
+
+
+@app.command()
+def discover(
+    config: ConfigArg,
+    source: Annotated[str, typer.Option("--source", "-s", help="Source name from config.")],
+) -> None:
+    """List the objects a source offers (files, tables, CRM objects, entity sets, models)."""
+    from auditor.config import load_config
+    from auditor.errors import ConfigError
+    from auditor.registry import bind
+
+    with handle_errors():
+        loaded = load_config(config)
+        if source not in loaded.config.sources:
+            raise ConfigError(f"unknown source {source!r}",
+                              hint="known: " + ", ".join(loaded.config.sources))
+        con = bind(source, loaded.config.sources[source].options, loaded.base_dir,
+                   where=loaded.where("sources", source))
+        try:
+            for name in con.discover():
+                out.print(name, markup=False, highlight=False)
+        finally:
+            con.close()
 
 
 def _register_subcommands() -> None:

@@ -105,3 +105,29 @@ def test_no_credential_reaches_the_report_or_the_store(runs: dict[str, Any],
     for secret in SECRETS:
         assert secret not in report
         assert secret not in dump
+
+
+def test_discover_lists_a_sources_objects_and_fails_cleanly(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from auditor.cli import app
+    from fakeservers.tables import standard_table
+    from tests.saas.harness_salesforce import SalesforceHarness
+
+    runner = CliRunner()
+    secret_file = tmp_path / "secret"
+    with SalesforceHarness("cli").serve(standard_table(3)) as served:
+        secret_file.write_text(served.config["auth"]["client_secret"])
+        cfg = {**served.config, "max_attempts": 1, "auth": {**served.config["auth"],
+                                         "client_secret": "${file:secret}"}}
+        config = tmp_path / "audit.yml"
+        config.write_text(json.dumps({"version": 1, "sources": {"sf": cfg},
+                                      "datasets": {}, "use_cases": []}))
+        res = runner.invoke(app, ["discover", str(config), "--source", "sf"])
+        assert res.exit_code == 0, res.output
+        assert "Widget__c" in res.output.split()
+    res = runner.invoke(app, ["discover", str(config), "--source", "sf"])
+    assert res.exit_code == 3, "server gone: a source error"
+    assert served.secret not in res.output
+    res = runner.invoke(app, ["discover", str(config), "--source", "nope"])
+    assert res.exit_code == 2 and "known: sf" in res.output
