@@ -275,7 +275,8 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
         profile=profile,
         rejected_rows=sample.rejected_total or len(sample.rejected), pii=pii,
         owner=ds.owner or sample.metadata.owner,
-        system_of_record=ds.system_of_record, near_duplicates=near, stopped=sample.stopped)
+        system_of_record=ds.system_of_record, near_duplicates=near, stopped=sample.stopped,
+        notes=tuple(sample.notes), unparsed=dict(sample.unparsed))
     return _Loaded(name, ds, table, rows, result)
 
 

@@ -20,6 +20,7 @@ fix it. Codes are stable; the README lists them. Use-case-level problems are sco
 | DQ005  | minor    | exact duplicate rows                                       |
 | DQ006  | major    | an expectation could not run (missing column, bad regex)   |
 | DQ007  | major    | foreign key values with no match in the referenced dataset |
+| DQ008  | major    | values not of the type the source declares (loaded as null)|
 | PII001 | info     | a column holds PII (with the reason)                       |
 | PII002 | major    | free text embeds PII (e-mails, phones, IBANs ...)          |
 | GOV001 | critical | dataset has no owner                                       |
@@ -75,6 +76,12 @@ def dataset_findings(d: DatasetResult) -> list[Finding]:
                            "recovers for a full sample",
                            detail={"rows": st.rows, "pages": st.pages,
                                    "next_cursor": st.next_cursor, "reason": st.reason}))
+    for col, n in sorted(d.unparsed.items()):
+        out.append(Finding("DQ008", "major", f"{n} values of {col} are not of the type "
+                           f"{d.source} declares for it and were loaded as null",
+                           dataset=d.name, source=d.source, column=col,
+                           hint="correct the values at the source (an import bypassed the "
+                           "field type)", detail={"values": n}))
     if d.rejected_rows:
         out.append(Finding("DQ001", "major", f"{d.rejected_rows} rows of {d.object} could not "
                            "be read and were rejected (see rejected_rows in the store)",

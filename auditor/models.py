@@ -87,6 +87,8 @@ class Sample:
     #: Set when paging stopped early (a page failed for good, a cursor repeated, the quota ran
     #: out): why, and where, so the rows already pulled are kept and the gap is reported.
     stopped: StopInfo | None = None
+    #: Values that did not parse as the column's declared type, loaded as null: column → count.
+    unparsed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +339,10 @@ class DatasetResult:
     error: str | None = None
     #: The sample is incomplete: paging stopped early (see :class:`StopInfo`).
     stopped: StopInfo | None = None
+    #: What the connector said about the pull (API usage, how a random sample was drawn...).
+    notes: tuple[str, ...] = ()
+    #: Values not of the source's declared type, loaded as null: column → count.
+    unparsed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

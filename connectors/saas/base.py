@@ -214,9 +214,7 @@ class SaasConnector(ABC):
             close = getattr(pages, "close", None)
             if close:
                 close()
-            for col, n in sorted(pull.bad.items()):
-                sample.notes.append(f"{col}: {n} values did not parse as the declared type "
-                                    "and were loaded as null")
+            sample.unparsed.update(pull.bad)
 
     def _check_stopped(self) -> None:
         if self._stopped is not None:

@@ -346,3 +346,19 @@ def test_access_facts(harness: Any, tmp_path: Path) -> None:
     assert readers, "somebody can read the object"
     assert all(g.path for g in inv.grants), "every grant says how"
     json.dumps([g.path for g in inv.grants])
+
+
+def test_a_value_not_of_the_declared_type_is_null_and_counted(harness: Any,
+                                                              tmp_path: Path) -> None:
+    table = _table(harness)
+    table.rows[3]["quantity"] = "n/a"  # an import that bypassed the field type
+    with harness.serve(table) as served:
+        con = connect(served, harness, tmp_path)
+        try:
+            sample, got = pull(con, harness)
+        finally:
+            con.close()
+    assert got.num_rows == len(table.rows), "the row is kept"
+    by_code = {r["code"]: r for r in got.to_pylist()}
+    assert by_code[table.rows[3]["code"]]["quantity"] is None
+    assert sample.unparsed == {"quantity": 1}

@@ -134,3 +134,17 @@ def test_timeouts_and_network_errors_name_the_request_not_the_query() -> None:
     assert "abc" not in str(info.value)
     assert info.value.__cause__ is None, "no httpx traceback (it would carry the full URL)"
     client.close()
+
+
+def test_partial_pulls_and_unparsed_values_become_findings() -> None:
+    from auditor.findings import dataset_findings
+    from auditor.models import DatasetResult, StopInfo
+
+    d = DatasetResult(name="crm.deals", source="hs", object="deals", status="ok", rows=200,
+                      owner="revops", unparsed={"amount": 2},
+                      stopped=StopInfo("HTTP 503 (gave up after 5 attempts)", 200, 2, "NDAw"))
+    found = {f.code: f for f in dataset_findings(d)}
+    assert found["DQ008"].column == "amount" and "2 values" in found["DQ008"].message
+    src = found["SRC006"]
+    assert src.severity == "major" and "200 rows in 2 pages" in src.message
+    assert src.detail["next_cursor"] == "NDAw" and "'NDAw'" in src.message
