@@ -3,7 +3,7 @@
 Why it reads HubSpot this way (facts: ``shared/specs/connector-protocols.md`` §2):
 
 * **Auth.** A private-app token (``pat-…``) is static: when HubSpot rejects it there is nothing
-  to renew, so :meth:`PrivateAppAuth.refresh` says so and the source fails at once with
+  to renew, so its ``refresh`` says so and the source fails at once with
   SRC004. OAuth apps hold a refresh token; the access token (30 min) is fetched from
   ``token_url`` on first use, renewed shortly before it expires and, when a request is
   rejected anyway, once more by the shared client.
@@ -30,7 +30,6 @@ Why it reads HubSpot this way (facts: ``shared/specs/connector-protocols.md`` §
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from auditor.errors import SourceAuthError, SourceDataError, SourceError, Unknow
 from auditor.models import Sample, SampleSpec
 from connectors.saas.base import ObjectDescription, Page, SaasConnector, SaasSourceConfig
 from connectors.saas.http import ApiClient, ApiFailure, NoAuth, default_classify
+from connectors.saas.oauth import OAuthToken, StaticToken
 from connectors.saas.records import FieldSpec, ValueType
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,6 @@ _TYPES: dict[str, ValueType] = {
     "datetime": "datetime", "bool": "boolean", "enumeration": "string", "json": "json",
     "object_coordinates": "string"}
 #: Renew an OAuth access token this many seconds before HubSpot says it expires.
-TOKEN_MARGIN = 60.0
 
 
 class HubSpotConfig(SaasSourceConfig):
@@ -101,56 +100,24 @@ class HubSpotConfig(SaasSourceConfig):
 # -- auth ---------------------------------------------------------------------------------------
 
 
-class PrivateAppAuth:
-    """A private app's static token: a rejection is final."""
-
-    def __init__(self, token: SecretStr) -> None:
-        self._token = token
-
-    def headers(self) -> Mapping[str, str]:
-        return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
-
-    def refresh(self) -> bool:
-        return False
-
-
-class OAuthRefreshAuth:
-    """Access tokens from ``grant_type=refresh_token``; renewed before expiry and on demand."""
+class OAuthRefreshAuth(OAuthToken):
+    """Access tokens from ``grant_type=refresh_token``; HubSpot may rotate the refresh token."""
 
     def __init__(self, client: ApiClient, token_url: str, client_id: str,
                  client_secret: SecretStr, refresh_token: SecretStr) -> None:
-        self._client = client
-        self._url = token_url
+        super().__init__(client, token_url)
         self._id = client_id
         self._secret = client_secret
         self._refresh = refresh_token
-        self._token: str | None = None
-        self._expires = 0.0
-        self.clock = time.monotonic
 
-    def headers(self) -> Mapping[str, str]:
-        if self._token is None or self.clock() >= self._expires:
-            self._fetch()
-        return {"Authorization": f"Bearer {self._token}"}
+    def form(self) -> tuple[dict[str, str], dict[str, str]]:
+        return {"grant_type": "refresh_token", "client_id": self._id,
+                "client_secret": self._secret.get_secret_value(),
+                "refresh_token": self._refresh.get_secret_value()}, {}
 
-    def refresh(self) -> bool:
-        self._fetch()
-        return True
-
-    def _fetch(self) -> None:
-        body = self._client.json("POST", self._url, data={
-            "grant_type": "refresh_token", "client_id": self._id,
-            "client_secret": self._secret.get_secret_value(),
-            "refresh_token": self._refresh.get_secret_value()})
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not token:
-            raise SourceDataError(f"source {self._client.source!r}: the OAuth token endpoint "
-                                  "answered without an access_token")
-        self._token = str(token)
-        if body.get("refresh_token"):  # HubSpot may hand out a new one; keep the newest
+    def accept(self, body: Mapping[str, Any]) -> None:
+        if body.get("refresh_token"):  # keep the newest
             self._refresh = SecretStr(str(body["refresh_token"]))
-        expires_in = float(body.get("expires_in") or 1800)
-        self._expires = self.clock() + max(0.0, expires_in - TOKEN_MARGIN)
 
 
 # -- error bodies -------------------------------------------------------------------------------
@@ -269,7 +236,7 @@ class HubSpotConnector(SaasConnector):
         self.config: HubSpotConfig = config
         self._token_client: ApiClient | None = None
         if config.access_token is not None:
-            auth: Any = PrivateAppAuth(config.access_token)
+            auth: Any = StaticToken(config.access_token)
             what = "private app token, which cannot be renewed"
         else:
             self._token_client = self.http(config.base_url, auth=NoAuth(),

@@ -26,9 +26,11 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 from pydantic import SecretStr
 
-from auditor.errors import SourceAuthError, SourceDataError
+from auditor.errors import SourceDataError
 from connectors.saas.base import Page
 from connectors.saas.http import ApiClient, ApiFailure, default_classify
+from connectors.saas.oauth import OAuthToken
+from connectors.saas.oauth import token_classify as oauth_token_classify
 from connectors.saas.records import FieldSpec, ValueType
 
 SAP_NS = "http://www.sap.com/Protocols/SAPData"
@@ -432,48 +434,20 @@ class BasicAuth:
         return False
 
 
-def token_classify(resp: httpx.Response) -> ApiFailure | None:
-    """A token endpoint's 400/401 (``invalid_client``, ``invalid_scope``) means the client
-    credentials are wrong: report them as rejected, never retried."""
-    failure = classify(resp)
-    if failure is not None and resp.status_code in (400, 401):
-        return ApiFailure("expired", failure.message)
-    return failure
+#: Token endpoint errors: RFC 6749 bodies and OData error bodies alike mean refused credentials.
+token_classify = oauth_token_classify(classify)
 
 
-class ClientCredentials:
-    """OAuth 2.0 client-credentials grant (RFC 6749 §4.4) for SAP BTP/XSUAA and Entra ID.
-
-    The token is fetched lazily on the first request and again on :meth:`refresh` (the
-    ApiClient calls it once when the API answers 401). ``token_client`` is an ApiClient with
-    NoAuth, so the token POST gets the same TLS settings and retries as the data requests.
-    """
+class ClientCredentials(OAuthToken):
+    """OAuth 2.0 client-credentials grant (RFC 6749 §4.4) for SAP BTP/XSUAA and Entra ID."""
 
     def __init__(self, token_client: ApiClient, token_url: str, client_id: str,
                  client_secret: SecretStr, scope: str | None = None) -> None:
-        self._client = token_client
-        self._url = token_url
+        super().__init__(token_client, token_url)
         self._form = {"grant_type": "client_credentials", "client_id": client_id}
         if scope:
             self._form["scope"] = scope
         self._secret = client_secret
-        self._token: str | None = None
 
-    def headers(self) -> Mapping[str, str]:
-        if self._token is None:
-            self._fetch()
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def refresh(self) -> bool:
-        self._fetch()
-        return True
-
-    def _fetch(self) -> None:
-        body = self._client.json("POST", self._url, data={
-            **self._form, "client_secret": self._secret.get_secret_value()})
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not token:
-            raise SourceAuthError(f"source {self._client.source!r}: the token endpoint "
-                                  "answered without an access_token",
-                                  hint="check token_url: it must be the OAuth token endpoint")
-        self._token = str(token)
+    def form(self) -> tuple[dict[str, str], dict[str, str]]:
+        return {**self._form, "client_secret": self._secret.get_secret_value()}, {}

@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from auditor.errors import MissingDependency, SourceAuthError
-from connectors.saas.http import ApiClient, ApiFailure, NoAuth, default_classify
+from connectors.saas.http import ApiClient, NoAuth
+from connectors.saas.oauth import OAuthToken, token_classify
 
 TOKEN_PATH = "/services/oauth2/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -98,31 +98,10 @@ AuthConfig = Annotated[ClientCredentials | JwtBearer | RefreshToken | Password |
                        Field(discriminator="flow")]
 
 
-def token_classify(resp: httpx.Response) -> ApiFailure | None:
-    """Token endpoint errors: 400/401 ``{"error","error_description"}`` mean refused credentials.
-
-    They are classified "expired" on a client whose auth cannot refresh (``NoAuth``), so the
-    shared client raises SourceAuthError ("credentials rejected") at once, without retrying.
-    """
-    failure = default_classify(resp)
-    if failure is None or resp.status_code not in (400, 401):
-        return failure
-    try:
-        body = resp.json()
-    except ValueError:
-        return ApiFailure("expired", failure.message)
-    if isinstance(body, dict) and "error" in body:
-        text = str(body.get("error_description") or body["error"])
-        return ApiFailure("expired", f"{body['error']}: {text}")
-    return ApiFailure("expired", failure.message)
-
-
-class SalesforceAuth:
-    """Bearer token holder implementing the shared client's ``Auth`` protocol.
-
-    The first token is fetched lazily (``ensure``); ``refresh`` fetches a new one after an
-    ``INVALID_SESSION_ID``. ``instance_url`` comes from the token response.
-    """
+class SalesforceAuth(OAuthToken):
+    """The org's bearer token: from ``{login_url}/services/oauth2/token`` by the configured
+    flow, or static (``access_token``, cannot be renewed). ``instance_url`` comes from the
+    token response."""
 
     def __init__(self, config: AuthConfig, *, login_url: str, base_dir: Path,
                  client_factory: Callable[[str], ApiClient]) -> None:
@@ -130,12 +109,13 @@ class SalesforceAuth:
         self.login_url = login_url.rstrip("/")
         self.base_dir = base_dir
         self.instance_url: str | None = None
-        self.logins = 0
-        self._token: str | None = None
-        self._client_factory = client_factory
-        self._client: ApiClient | None = None
+        super().__init__(client_factory(self.login_url), TOKEN_PATH)
         if isinstance(config, AccessToken):
             self._token = config.access_token.get_secret_value()
+
+    @property
+    def logins(self) -> int:
+        return self.fetches
 
     @property
     def can_refresh(self) -> bool:
@@ -143,35 +123,16 @@ class SalesforceAuth:
 
     def ensure(self) -> None:
         if self._token is None:
-            self._login()
-
-    def headers(self) -> Mapping[str, str]:
-        self.ensure()
-        return {"Authorization": f"Bearer {self._token}"}
+            self.fetch()
 
     def refresh(self) -> bool:
-        if not self.can_refresh:
-            return False
-        self._login()
-        return True
+        return self.can_refresh and super().refresh()
 
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def accept(self, body: Mapping[str, Any]) -> None:
+        self.instance_url = str(body.get("instance_url") or "") or None
 
-    def _login(self) -> None:
-        if self._client is None:
-            self._client = self._client_factory(self.login_url)
-        form, headers = self._form()
-        data = self._client.json("POST", TOKEN_PATH, data=form, headers=headers)
-        if not isinstance(data, dict) or not data.get("access_token"):
-            raise SourceAuthError(f"{self._client.source!r}: the token endpoint answered "
-                                  "without an access_token",
-                                  hint="check login_url: it must be the OAuth host")
-        self._token = str(data["access_token"])
-        self.instance_url = str(data.get("instance_url") or "") or None
-        self.logins += 1
+    def form(self) -> tuple[dict[str, str], dict[str, str]]:
+        return self._form()
 
     def _form(self) -> tuple[dict[str, str], dict[str, str]]:
         c = self.config
@@ -225,5 +186,5 @@ def sign_rs256(claims: Mapping[str, Any], pem: bytes) -> str:
 
 def token_client(factory: Callable[..., ApiClient]) -> Callable[[str], ApiClient]:
     """How the connector builds the token endpoint client: its TLS/retry settings, no auth."""
-    return lambda base_url: factory(base_url, auth=NoAuth(), classify=token_classify,
+    return lambda base_url: factory(base_url, auth=NoAuth(), classify=token_classify(),
                                     headers={"Accept": "application/json"})
