@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from auditor import progress
 from auditor.errors import SourceAuthError, SourceError, SourceQuotaExceeded, SourceUnavailable
 from auditor.models import Sample, SampleSpec
 from auditor.registry import bind
@@ -83,13 +84,15 @@ def test_discover_lists_the_object(harness: Any, tmp_path: Path) -> None:
 def test_sample_pages_through_everything_with_declared_types(harness: Any,
                                                              tmp_path: Path) -> None:
     table = _table(harness)
-    with running(harness) as served:
+    shown: list[str] = []
+    with running(harness) as served, progress.reporting(shown.append):
         con = connect(served, harness, tmp_path)
         try:
             sample, got = pull(con, harness)
         finally:
             con.close()
         assert data_requests(served) >= 3, "2*page_size+5 rows must take three pages"
+    assert shown[-1].endswith(f"{len(table.rows):,} records, 3 pages"), "progress shown"
     assert got.num_rows == len(table.rows)
     assert sample.stopped is None
     types = {f.name: f.type for f in got.schema}
