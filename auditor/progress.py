@@ -26,6 +26,19 @@ def status(message: str) -> None:
         reporter(message)
 
 
+def bound() -> Callable[[str], None]:
+    """:func:`status` tied to the reporter of the calling context, for work that continues on
+    another thread (DuckDB pulls a connector's Arrow stream on its own threads)."""
+    reporter = _reporter.get()
+
+    def report(message: str) -> None:
+        log.debug("%s", message)
+        if reporter is not None:
+            reporter(message)
+
+    return report
+
+
 @contextmanager
 def reporting(reporter: Callable[[str], None]) -> Iterator[None]:
     token = _reporter.set(reporter)

@@ -24,6 +24,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -163,7 +164,8 @@ class SaasConnector(ABC):
             row_count_estimate=first.total if first.total is not None else desc.row_count,
             owner=desc.owner, description=desc.label, location=desc.location, contracts=True)
         sample = Sample(reader=None, metadata=metadata, source_rows=first.total)  # type: ignore[arg-type]
-        batches = self._stream(obj, first, pages, fields, limit, pull, sample)
+        # progress.bound() here, in the caller's context: DuckDB drains the stream on its threads
+        batches = self._stream(obj, first, pages, fields, limit, pull, sample, progress.bound())
         if spec.method == "random" and spec.n is not None:
             table = pa.Table.from_batches(list(batches), schema=schema(fields))
             if table.num_rows > spec.n:
@@ -182,35 +184,50 @@ class SaasConnector(ABC):
 
     def _stream(self, obj: str, first: Page, pages: Iterator[Page],
                 fields: Sequence[FieldSpec], limit: int, pull: _Pull,
-                sample: Sample) -> Iterator[pa.RecordBatch]:
+                sample: Sample, report: Callable[[str], None]) -> Iterator[pa.RecordBatch]:
+        """Batches page by page. The next page is fetched on a worker thread while the current
+        one is converted and written: with real APIs a page costs 100 ms or more of network
+        wait, which this hides behind the conversion."""
         page: Page | None = first
+        ahead: Future[Page | None] | None = None
+        pool = ThreadPoolExecutor(1, thread_name_prefix=f"pages-{self.name}")
         try:
             while page is not None:
                 take = page.records[: max(0, limit - pull.rows)]
                 pull.pages += 1
+                pull.rows += len(take)
+                cursor = page.next_cursor
+                last = pull.rows >= limit or cursor is None
+                repeated = not last and cursor in pull.seen
+                if not last and not repeated:
+                    pull.seen.add(cursor)  # type: ignore[arg-type]
+                    pull.cursor = cursor
+                    ahead = pool.submit(next, pages, None)
                 if take:
-                    pull.rows += len(take)
                     yield to_batch(take, fields, pull.bad)
-                progress.status(f"ingest {self.name}:{obj}: {pull.rows:,} records, "
-                                f"{pull.pages} pages")
-                if pull.rows >= limit or page.next_cursor is None:
+                report(f"ingest {self.name}:{obj}: {pull.rows:,} records, {pull.pages} pages")
+                if last:
                     break
-                if page.next_cursor in pull.seen:
+                if repeated:
                     sample.stopped = StopInfo(
-                        f"the API returned cursor {page.next_cursor!r} a second time; paging "
-                        "stopped to avoid a loop", pull.rows, pull.pages, page.next_cursor)
+                        f"the API returned cursor {cursor!r} a second time; paging stopped to "
+                        "avoid a loop", pull.rows, pull.pages, cursor)
                     break
-                pull.seen.add(page.next_cursor)
-                pull.cursor = page.next_cursor
+                assert ahead is not None
                 try:
-                    page = next(pages, None)
+                    page = ahead.result()
                 except SourceError as exc:
                     if isinstance(exc, SourceQuotaExceeded):
                         self._stopped = exc
                     log.warning("%s", exc)
                     sample.stopped = StopInfo(str(exc), pull.rows, pull.pages, pull.cursor)
                     break
+                finally:
+                    ahead = None
         finally:
+            if ahead is not None:  # abandoned mid-stream: let the fetch finish, then close
+                ahead.cancel() or _quietly(ahead.result)
+            pool.shutdown(wait=True)
             close = getattr(pages, "close", None)
             if close:
                 close()
@@ -227,6 +244,13 @@ class SaasConnector(ABC):
         except SourceQuotaExceeded as exc:
             self._stopped = exc
             raise
+
+
+def _quietly(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - the stream is being abandoned; its error is moot
+        log.debug("prefetched page failed after the stream was abandoned", exc_info=True)
 
 
 def _selected(fields: Sequence[FieldSpec], wanted: Any, obj: str) -> tuple[FieldSpec, ...]:

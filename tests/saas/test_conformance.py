@@ -365,3 +365,23 @@ def test_a_value_not_of_the_declared_type_is_null_and_counted(harness: Any,
     by_code = {r["code"]: r for r in got.to_pylist()}
     assert by_code[table.rows[3]["code"]]["quantity"] is None
     assert sample.unparsed == {"quantity": 1}
+
+
+def test_progress_reaches_the_caller_when_duckdb_drains_the_stream(harness: Any,
+                                                                   tmp_path: Path) -> None:
+    import duckdb
+
+    shown: list[str] = []
+    with running(harness) as served, progress.reporting(shown.append):
+        con = connect(served, harness, tmp_path)
+        try:
+            sample = con.sample(harness.object_name, SampleSpec(), {})
+            db = duckdb.connect()
+            reader = sample.reader
+            db.register("reader", reader)
+            rows = db.execute("CREATE TABLE t AS SELECT * FROM reader; SELECT count(*) FROM t"
+                              ).fetchone()[0]
+        finally:
+            con.close()
+    assert rows == len(_table(harness).rows)
+    assert shown and shown[-1].endswith(f"{rows:,} records, 3 pages")
