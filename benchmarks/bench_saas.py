@@ -49,7 +49,11 @@ def _hwm_mb() -> float:
     return float("nan")
 
 
-def serve(hid: str, rows: int, conn: Any) -> None:
+#: ``--latency``, read by the server process launcher.
+LATENCY = [0.0]
+
+
+def serve(hid: str, rows: int, conn: Any, latency: float = 0.0) -> None:
     """Server process: enter the harness, send its config, answer the parent's commands."""
     sys.path.insert(0, str(ROOT))
     import importlib
@@ -60,6 +64,8 @@ def serve(hid: str, rows: int, conn: Any) -> None:
     h = next(h for h in mod.HARNESSES if h.id == hid)
     with h.serve(standard_table(rows)) as served:
         json.dumps(served.config)  # plain values only, or this fails loudly
+        if latency:  # a WAN round trip per data page (the fake's "timeout" fault sleeps)
+            served.app.faults.add("timeout", path=served.page_path, times=-1, delay=latency)
         conn.send({"config": served.config, "object": h.object_name, "url": served.server.url})
         while (cmd := conn.recv()) != "stop":
             if cmd == "clear":
@@ -199,7 +205,7 @@ def _child(ctx: Any, target: Any, *args: Any) -> dict[str, Any]:
 
 def bench(ctx: Any, hid: str, rows: int, repeat: int, sink: str) -> dict[str, Any]:
     srv, child = ctx.Pipe()
-    server = ctx.Process(target=serve, args=(hid, rows, child), daemon=True)
+    server = ctx.Process(target=serve, args=(hid, rows, child, LATENCY[0]), daemon=True)
     server.start()
     info = srv.recv()
     runs: dict[str, list[dict[str, Any]]] = {"connector": [], "floor": []}
@@ -254,7 +260,10 @@ def main() -> None:
     ap.add_argument("--sink", choices=("table", "count"), default="table",
                     help="CREATE TABLE from the reader, or only count its rows")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--latency", type=float, default=0.0,
+                    help="seconds the fake waits before each data page (a WAN round trip)")
     args = ap.parse_args()
+    LATENCY[0] = args.latency
     ctx = mp.get_context("spawn")
     results, failures = [], []
     for rows in args.rows or [20_000]:
