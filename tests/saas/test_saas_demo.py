@@ -131,3 +131,18 @@ def test_discover_lists_a_sources_objects_and_fails_cleanly(tmp_path: Path) -> N
     assert served.secret not in res.output
     res = runner.invoke(app, ["discover", str(config), "--source", "nope"])
     assert res.exit_code == 2 and "known: sf" in res.output
+
+
+def test_lineage_events_of_the_saas_run_validate_and_name_each_vendor(
+        runs: dict[str, Any]) -> None:
+    from tests.test_lineage_support import validator
+
+    path = runs["store"].parent / "lineage" / "events.ndjson"
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    v = validator()
+    assert {i: v.errors(e) for i, e in enumerate(events) if v.errors(e)} == {}
+    namespaces = {d["namespace"].split("://")[0] for e in events for d in e.get("inputs", [])}
+    assert {"salesforce", "hubspot", "dynamics", "odoo", "http"} <= namespaces
+    text = path.read_text()
+    for secret in SECRETS:
+        assert secret not in text
