@@ -46,7 +46,7 @@ from pydantic import Field, SecretStr, model_validator
 from auditor.errors import SourceAuthError, SourceDataError, SourceError, UnknownObject
 from auditor.models import AccessInventory
 from connectors.saas.base import ObjectDescription, Page, SaasConnector, SaasSourceConfig
-from connectors.saas.http import ApiClient, ApiFailure, default_classify
+from connectors.saas.http import ApiClient, ApiFailure, MalformedBody, default_classify
 from connectors.saas.records import FieldSpec, ValueType
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,15 @@ def classify_xmlrpc(resp: httpx.Response) -> ApiFailure | None:
             return fault_failure(fault.faultCode, str(fault.faultString))
         except Exception:  # noqa: BLE001 - any parse error of a fault body is a bad body
             return ApiFailure("transient", "malformed XML-RPC fault")
-    if not body.rstrip().endswith(b"</methodResponse>"):
-        return ApiFailure("transient", "malformed XML-RPC response: the body ends before "
-                          "</methodResponse>")
     return None
+
+
+def _parse_xmlrpc(resp: httpx.Response) -> Any:
+    """The single return value; a body cut short is retried by the shared client, then SRC002."""
+    try:
+        return xmlrpc.client.loads(resp.content)[0][0]
+    except Exception as exc:  # noqa: BLE001 - expat and marshalling errors alike
+        raise MalformedBody(f"malformed XML-RPC response ({type(exc).__name__})") from None
 
 
 def classify_jsonrpc(resp: httpx.Response) -> ApiFailure | None:
@@ -262,12 +267,7 @@ class XmlRpc(_Rpc):
 
     def _call(self, path: str, method: str, params: list[Any]) -> Any:
         body = xmlrpc.client.dumps(tuple(params), methodname=method, allow_none=False)
-        resp = self.client.request("POST", path, content=body.encode("utf-8"))
-        try:
-            return xmlrpc.client.loads(resp.content)[0][0]
-        except Exception as exc:  # noqa: BLE001 - expat and marshalling errors alike
-            raise SourceDataError(f"source {self.client.source!r}: POST {path}: unreadable "
-                                  f"XML-RPC response ({type(exc).__name__})") from None
+        return self.client.call("POST", path, _parse_xmlrpc, content=body.encode("utf-8"))
 
 
 class JsonRpc(_Rpc):

@@ -184,8 +184,18 @@ class ApiClient:
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
         """Like :meth:`request`, parsing JSON; a malformed body is retried, then SRC002."""
-        return self._with_retries(method, url, lambda r: self._parse_json(method, url, r),
-                                  **kwargs)
+        return self.call(method, url, _parse_json, **kwargs)
+
+    def call(self, method: str, url: str, parse: Callable[[httpx.Response], Any],
+             **kwargs: Any) -> Any:
+        """Send and ``parse`` the answer; ``parse`` raising :class:`MalformedBody` (a body cut
+        short or garbled on the way) counts as a failed try: retried, then SRC002."""
+        def attempt(resp: httpx.Response) -> Any:
+            try:
+                return parse(resp)
+            except MalformedBody as exc:
+                raise _Retryable(str(exc)) from ValueError(str(exc))
+        return self._with_retries(method, url, attempt, **kwargs)
 
     # -- mechanics ----------------------------------------------------------------------------
 
@@ -276,13 +286,18 @@ class ApiClient:
                                   hint="grant the integration user read access to it")
         raise SourceError(f"{src}: {msg}")
 
-    def _parse_json(self, method: str, url: str, resp: httpx.Response) -> Any:
-        try:
-            return resp.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = (f" at line {exc.lineno}, column {exc.colno}"
-                     if isinstance(exc, json.JSONDecodeError) else "")
-            raise _Retryable(f"malformed JSON{where}") from ValueError(str(exc))
+
+class MalformedBody(ValueError):
+    """A response body that does not parse (truncated JSON or XML)."""
+
+
+def _parse_json(resp: httpx.Response) -> Any:
+    try:
+        return resp.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = (f" at line {exc.lineno}, column {exc.colno}"
+                 if isinstance(exc, json.JSONDecodeError) else "")
+        raise MalformedBody(f"malformed JSON{where}") from None
 
 
 def _scrub(text: str) -> str:

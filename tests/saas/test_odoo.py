@@ -213,16 +213,21 @@ def test_xmlrpc_fault_codes_map_to_kinds() -> None:
         ("bad_request", "ValueError: Invalid field 'x'")
 
 
-def test_xmlrpc_classify_parses_only_faults_and_catches_truncation(
+def test_xmlrpc_classify_parses_only_faults_and_the_parser_flags_truncation(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.odoo import _parse_xmlrpc
+    from connectors.saas.http import MalformedBody
+
     ok = xmlrpc.client.dumps(([{"id": 1}],), methodresponse=True)
+    assert _parse_xmlrpc(_xml(ok)) == [{"id": 1}]
+    with pytest.raises(MalformedBody, match="malformed XML-RPC"):
+        _parse_xmlrpc(_xml(ok[: len(ok) // 2]))  # retried by the shared client, then SRC002
 
     def boom(*a: Any, **k: Any) -> Any:
         raise AssertionError("a normal page must not be parsed twice")
     monkeypatch.setattr("connectors.odoo.xmlrpc.client.loads", boom)
     assert classify_xmlrpc(_xml(ok)) is None
-    truncated = classify_xmlrpc(_xml(ok[: len(ok) // 2]))
-    assert truncated is not None and truncated.kind == "transient"
+    assert classify_xmlrpc(_xml(ok[: len(ok) // 2])) is None, "classify reads faults only"
     throttled = classify_xmlrpc(_xml("<html><title>429 Too Many Requests</title></html>", 429))
     assert throttled is not None and throttled.kind == "throttled"
     assert throttled.message == "429 Too Many Requests"

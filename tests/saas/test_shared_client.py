@@ -148,3 +148,20 @@ def test_partial_pulls_and_unparsed_values_become_findings() -> None:
     src = found["SRC006"]
     assert src.severity == "major" and "200 rows in 2 pages" in src.message
     assert src.detail["next_cursor"] == "NDAw" and "'NDAw'" in src.message
+
+
+def test_a_body_that_stays_malformed_is_unreadable_content_not_an_outage() -> None:
+    from auditor.errors import SourceDataError
+
+    app = _Flaky()
+    with FakeServer(app) as server:
+        auth = _Auth(app, True)
+        auth.token = "t1"
+        client = ApiClient("s", server.url, auth=auth, policy=RetryPolicy(max_attempts=3))
+        waited: list[float] = []
+        client.sleep = waited.append
+        app.faults.add("malformed", times=-1)
+        with pytest.raises(SourceDataError, match="malformed JSON.*3 attempts") as info:
+            client.json("GET", "/x")
+        assert info.value.code == "SRC002" and len(waited) == 2 and len(app.log) == 3
+        client.close()
