@@ -44,33 +44,14 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from fakeservers.core import FakeApp, Fault, FaultKind, json_response
+from fakeservers.odoo_domain import X2MANY, OdooError, matches
 from fakeservers.tables import FakeTable, from_file
 
-X2MANY = ("one2many", "many2many")
-_ERRORS = {  # kind → XML-RPC fault code, exception name, JSON-2 status
-    "app": (1, "builtins.ValueError", 500), "missing": (1, "builtins.KeyError", 404),
-    "user": (2, "odoo.exceptions.UserError", 422),
-    "denied": (3, "odoo.exceptions.AccessDenied", 401),
-    "access": (4, "odoo.exceptions.AccessError", 403)}
 _SIGNATURES = {"search_read": ("domain", "fields", "offset", "limit", "order"),
                "search_count": ("domain", "limit"), "search": ("domain", "offset", "limit",
                                                                "order"),
                "read": ("ids", "fields"), "fields_get": ("allfields", "attributes")}
 _HTML = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
-
-
-class OdooError(Exception):
-    def __init__(self, kind: str, message: str, name: str | None = None) -> None:
-        super().__init__(message)
-        self.kind, self.message = kind, message
-        self.code, default, self.status = _ERRORS[kind]
-        self.name = name or default
-
-    def fault_string(self) -> str:
-        if self.code != 1:
-            return self.message
-        return ("Traceback (most recent call last):\n  File \"/opt/odoo/odoo/service/model.py\""
-                f", line 156, in execute_cr\n{self.name.rsplit('.', 1)[-1]}: {self.message}\n")
 
 
 def f(type_: str, string: str, **kw: Any) -> dict[str, Any]:
@@ -319,52 +300,12 @@ class OdooApp(FakeApp):
             return value.isoformat()
         return value
 
-    def _leaf(self, m: OModel, rec: dict[str, Any], leaf: Any) -> bool:
-        if not isinstance(leaf, list | tuple) or len(leaf) != 3 or leaf[0] not in m.fields:
-            raise OdooError("app", f"Invalid leaf {leaf!r} on model {m.name}")
-        name, op, want = leaf
-        ftype = m.fields[name]["type"]
-        have = self.value(m, rec, name) if ftype in ("many2one", *X2MANY) else \
-            self.wire(m, rec, name)
-        empty = have is None or have is False or have == []
-        if op in ("=", "!="):
-            if want is False and ftype != "boolean":
-                hit = empty
-            elif ftype in X2MANY:
-                hit = want in (have or [])
-            else:
-                hit = not empty and have == want or ftype == "boolean" and have == want
-            return hit if op == "=" else not hit
-        if op in ("in", "not in"):
-            wanted = set(want if isinstance(want, list | tuple) else [want])
-            hit = bool(set(have or []) & wanted) if ftype in X2MANY else have in wanted
-            return hit if op == "in" else not hit
-        if op == "ilike":
-            return not empty and str(want).lower() in str(have).lower()
-        if op in ("<", ">", "<=", ">="):
-            if empty:
-                return False
-            try:
-                return {"<": have < want, ">": have > want, "<=": have <= want,
-                        ">=": have >= want}[op]
-            except TypeError:
-                raise OdooError("app", f"cannot compare {name} with {want!r}") from None
-        raise OdooError("app", f"Invalid operator {op!r} in leaf {leaf!r} (this fake "
-                        "evaluates =, !=, <, >, <=, >=, in, not in, ilike)")
-
     def match(self, m: OModel, rec: dict[str, Any], domain: list[Any]) -> bool:
-        stack: list[bool] = []
-        for term in reversed(domain):
-            if term in ("&", "|"):
-                if len(stack) < 2:
-                    raise OdooError("app", f"Invalid domain {domain!r}")
-                a, b = stack.pop(), stack.pop()
-                stack.append(a and b if term == "&" else a or b)
-            elif term == "!":
-                stack.append(not stack.pop())
-            else:
-                stack.append(self._leaf(m, rec, term))
-        return all(stack)
+        def read(name: str) -> Any:  # many2one/x2many compare by ids, the rest as on the wire
+            return self.value(m, rec, name) if m.fields[name]["type"] in ("many2one",
+                                                                          *X2MANY) \
+                else self.wire(m, rec, name)
+        return matches(domain, m.fields, read, m.name)
 
     def search(self, m: OModel, domain: list[Any], context: dict[str, Any],
                order: str | None = None) -> list[dict[str, Any]]:
