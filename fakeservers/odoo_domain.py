@@ -13,7 +13,10 @@ _ERRORS = {  # kind → XML-RPC fault code, exception name, JSON-2 status
     "denied": (3, "odoo.exceptions.AccessDenied", 401),
     "access": (4, "odoo.exceptions.AccessError", 403)}
 
+
 class OdooError(Exception):
+    """An Odoo server exception, rendered per protocol by the fake."""
+
     def __init__(self, kind: str, message: str, name: str | None = None) -> None:
         super().__init__(message)
         self.kind, self.message = kind, message
