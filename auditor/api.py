@@ -46,6 +46,7 @@ from auditor.models import (
     DatasetResult,
     ExpectationOutcome,
     Finding,
+    ObjectMetadata,
     PiiSummary,
     SampleSpec,
     TableProfile,
@@ -262,7 +263,7 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
     present = {c[0] for c in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()}
     keys = [k for k in ds.key if k in present]
     profile = profile_table(con, table, dataset=name, key_columns=keys, as_of=as_of)
-    pii = _pii(con, table, profile, ds)
+    pii = _pii(con, table, profile, ds, sample.metadata)
     if pii:
         profile = _mask_profile(profile, pii)
     near = None
@@ -281,7 +282,7 @@ def _ingest(writer: RunWriter, connector: Connector, name: str, ds: DatasetConfi
 
 
 def _pii(con: duckdb.DuckDBPyConnection, table: str, profile: TableProfile,
-         ds: DatasetConfig) -> dict[str, PiiSummary]:
+         ds: DatasetConfig, metadata: ObjectMetadata | None = None) -> dict[str, PiiSummary]:
     found: dict[str, PiiSummary] = {}
     for col, m in detect_pii(con, table, profile).items():
         if col in ds.not_pii:
@@ -292,6 +293,11 @@ def _pii(con: duckdb.DuckDBPyConnection, table: str, profile: TableProfile,
         if col not in found and profile.column(col) is not None:
             found[col] = PiiSummary(col, ("declared",), "declared as PII in audit.yml", 1.0,
                                     declared=True)
+    for c in metadata.columns if metadata else ():
+        if c.sensitivity and c.name not in found and c.name not in ds.not_pii \
+                and profile.column(c.name) is not None:
+            found[c.name] = PiiSummary(c.name, ("declared",), f"{ds.source} classifies the "
+                                       f"field as {c.sensitivity} data", 1.0, declared=True)
     return found
 
 

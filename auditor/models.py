@@ -36,6 +36,8 @@ class ColumnSchema:
     max_length: int | None = None
     #: The source's own type name (``picklist``, ``Edm.DateTime``, ``many2one``...).
     source_type: str | None = None
+    #: The source's own sensitivity label (HubSpot ``dataSensitivity``): the column is PII.
+    sensitivity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

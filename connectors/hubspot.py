@@ -14,9 +14,9 @@ Why it reads HubSpot this way (facts: ``shared/specs/connector-protocols.md`` §
   and external options (owners, pipelines: the list lives elsewhere), which stay open strings.
   Properties carry no "required" flag; custom object schemas list ``requiredProperties``, which
   HubSpot enforces on create, so those (and the record id) are the only required columns.
-* **Sensitivity.** ``dataSensitivity`` (``sensitive``/``highly_sensitive``) is appended to
-  ``source_type`` as ``;dataSensitivity=<level>`` so PII rules can use the vendor's own
-  classification without a HubSpot-specific model field.
+* **Sensitivity.** ``dataSensitivity`` (``sensitive``/``highly_sensitive``) becomes the
+  column's ``sensitivity``: the audit treats the column as PII on the vendor's own
+  classification (PII001 says so).
 * **Paging.** Cursor only (``after`` = ``paging.next.after``; no ``paging`` on the last page),
   at most 100 per page, no total. ``archived=false`` always. The list endpoint has no filter:
   ``sampling.where`` is refused (the search API has one, with other limits; not used here).
@@ -212,13 +212,14 @@ def field_spec(prop: Mapping[str, Any], required: frozenset[str]) -> FieldSpec:
         vtype = "string"  # an identifier, exact as HubSpot writes it in ``id``; no arithmetic
     source_type = f"{htype}/{ftype}" if ftype else htype
     sensitivity = prop.get("dataSensitivity")
-    if sensitivity in ("sensitive", "highly_sensitive"):
-        source_type += f";dataSensitivity={sensitivity}"
+    if sensitivity not in ("sensitive", "highly_sensitive"):
+        sensitivity = None
     return FieldSpec(name=name, type=vtype, path=("properties", name),
                      required=name in required or name == ID_PROPERTY,
                      unique=bool(prop.get("hasUniqueValue")) or name == ID_PROPERTY,
                      primary_key=name == ID_PROPERTY, allowed_values=allowed,
-                     label=prop.get("label") or None, source_type=source_type)
+                     label=prop.get("label") or None, source_type=source_type,
+                     sensitivity=sensitivity)
 
 
 # -- connector ----------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ class FieldSpec:
     max_length: int | None = None
     label: str | None = None
     source_type: str | None = None
+    #: The vendor marks the field as sensitive data (HubSpot ``dataSensitivity``).
+    sensitivity: str | None = None
 
     @property
     def location(self) -> tuple[str, ...]:
@@ -58,7 +60,8 @@ class FieldSpec:
                             nullable=not (self.required or self.primary_key),
                             primary_key=self.primary_key, unique=self.unique or self.primary_key,
                             comment=comment, allowed_values=self.allowed_values,
-                            max_length=self.max_length, source_type=self.source_type)
+                            max_length=self.max_length, source_type=self.source_type,
+                            sensitivity=self.sensitivity)
 
 
 def flat_name(path: Sequence[str]) -> str:

@@ -130,7 +130,8 @@ def test_property_metadata_becomes_field_specs(tmp_path: Path) -> None:
     assert fields["createdate"].type == "datetime"
     assert fields["ref"].unique and not fields["ref"].required, \
         "standard objects declare no required properties"
-    assert fields["email"].source_type == "string/text;dataSensitivity=highly_sensitive"
+    assert fields["email"].source_type == "string/text"
+    assert fields["email"].sensitivity == "highly_sensitive"
     assert fields["ref"].label == "Reference"
     assert fields["createdAt"].path == ("createdAt",) and fields["archived"].type == "boolean"
 
@@ -477,7 +478,7 @@ def test_demo_app_serves_the_sample_crm(tmp_path: Path) -> None:
     assert len(set(t_rows.column("ticket_id").to_pylist())) == 795
     c_cols = {c.name: c for c in contacts.metadata.columns}
     assert c_rows.num_rows == 1200
-    assert "dataSensitivity=sensitive" in (c_cols["phone"].source_type or "")
+    assert c_cols["phone"].sensitivity == "sensitive"
     assert c_cols["consent_marketing"].type == "bool"
     names = c_rows.column("last_name").to_pylist() + c_rows.column("first_name").to_pylist()
     assert any(not n.isascii() for n in names if n), "latin-1 accents survive"

@@ -165,3 +165,25 @@ def test_a_body_that_stays_malformed_is_unreadable_content_not_an_outage() -> No
             client.json("GET", "/x")
         assert info.value.code == "SRC002" and len(waited) == 2 and len(app.log) == 3
         client.close()
+
+
+def test_a_field_the_vendor_classifies_as_sensitive_is_pii_with_that_reason() -> None:
+    import duckdb
+
+    from auditor.api import _pii
+    from auditor.config import DatasetConfig
+    from auditor.models import ColumnSchema, ObjectMetadata
+    from auditor.profile import profile_table
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('fine', 'a'), ('tired', 'b')) "
+                "v(health_notes, code)")
+    profile = profile_table(con, "t", dataset="d")
+    meta = ObjectMetadata(columns=(ColumnSchema("health_notes", "string",
+                                                sensitivity="highly_sensitive"),
+                                   ColumnSchema("code", "string")), contracts=True)
+    found = _pii(con, "t", profile, DatasetConfig(source="hs", object="x"), meta)
+    assert set(found) == {"health_notes"}
+    assert found["health_notes"].reason == "hs classifies the field as highly_sensitive data"
+    assert _pii(con, "t", profile, DatasetConfig(source="hs", object="x",
+                                                 not_pii=["health_notes"]), meta) == {}
