@@ -285,11 +285,25 @@ class SalesforceConnector(SaasConnector):
 
         self._check_stopped()
         try:
-            return self._guard(lambda: inventory(self.name, self.query, objects))
+            return self._guard(lambda: inventory(self.name, self.query, objects,
+                                                 self._permissionable(objects)))
         except (SourceAuthError, UnknownObject) as exc:
             raise SourceError(f"source {self.name!r}: permission objects cannot be read: {exc}",
                               hint="the integration user needs the View Setup and "
                               "Configuration permission") from None
+
+    def _permissionable(self, objects: list[str]) -> dict[str, list[tuple[str, bool]]]:
+        """``(field, permissionable)`` per object from its describe; a field without the key
+        is governed by field-level security unless it is the Id."""
+        out = {}
+        for obj in objects:
+            try:
+                described = self._describe(obj)
+            except UnknownObject:
+                continue
+            out[obj] = [(f["name"], bool(f.get("permissionable", f["name"] != "Id")))
+                        for f in described.get("fields", [])]
+        return out
 
     def close(self) -> None:
         if self._api is not None:

@@ -4,10 +4,16 @@ Salesforce stores every profile's object and field permissions in a permission s
 (``IsOwnedByProfile = true``) and gives each user an assignment to it, so one model covers
 both: a user reads object O when an active assignment — direct, or through a permission set
 group's components — reaches a set with ``ObjectPermissions.PermissionsRead`` on O, or a set
-with ``PermissionsViewAllData`` (reported as ``via="superuser"``). Field-level security rows
-(``FieldPermissions``, present only where Read is true) become column grants for users who can
-read the object. Record-level sharing (OWD, roles, sharing rules) is out of scope; muting
-permission sets in groups are not subtracted (noted in the inventory).
+with ``PermissionsViewAllData`` (reported as ``via="superuser"``).
+
+Which *fields* they read is field-level security, which applies to View All Data too ("users
+with View All Data ... must still be assigned field permissions", Salesforce Help): the fields
+the describe marks ``permissionable: false`` (Id, Name, audit fields, universally required
+fields) are readable with the object, the others only where a ``FieldPermissions`` row grants
+Read. A user who reads every field gets one object-level grant (``column=None``); otherwise one
+grant per readable field, so "can the model's service user read ``employee_count``" has the
+Salesforce answer, not the object's. Record-level sharing (OWD, roles, sharing rules) is out
+of scope; muting permission sets in groups are not subtracted (noted in the inventory).
 
 The queries are the exact SOQL strings of the spec, paged like any other query.
 """
@@ -15,7 +21,7 @@ The queries are the exact SOQL strings of the spec, paged like any other query.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -69,8 +75,13 @@ class _Users:
     skipped_assignments: int = 0
 
 
-def inventory(source: str, query: Query, objects: list[str]) -> AccessInventory:
-    """Read the ACL objects with ``query`` and work out who can read each of ``objects``."""
+def inventory(source: str, query: Query, objects: list[str],
+              fields: Mapping[str, Sequence[tuple[str, bool]]] | None = None) -> AccessInventory:
+    """Read the ACL objects with ``query`` and work out who can read each of ``objects``.
+
+    ``fields`` maps an object to its describe's ``(name, permissionable)`` pairs; without it
+    (describe not readable) object readers are reported as reading every field, with a note.
+    """
     sets = {r["Id"]: _permission_set(r) for r in query(PERMISSION_SETS)}
     obj_read: dict[str, set[str]] = defaultdict(set)
     for r in query(OBJECT_PERMISSIONS):
@@ -98,20 +109,16 @@ def inventory(source: str, query: Query, objects: list[str]) -> AccessInventory:
     grants: list[AccessGrant] = []
     for obj in objects:
         key = obj.lower()
+        described = (fields or {}).get(obj)
+        if described is None:
+            notes.append(f"{obj}: describe not read; object readers are reported as reading "
+                         "every field (field-level security not applied)")
         for user, holdings in sorted(users.holdings.items()):
             readers = [h for h in holdings if h.set.view_all or key in obj_read[h.set.id]]
-            for h in readers:
-                grants.append(AccessGrant(
-                    object=obj, column=None, grantee=user, via=_via(h), path=h.path(user),
-                    can_login=True,
-                    detail="View All Data" if h.set.view_all else "Read on the object"))
             if not readers:
                 continue  # field permissions without object read give no access
-            for h in holdings:
-                for col in sorted(field_read[(h.set.id, key)]):
-                    grants.append(AccessGrant(object=obj, column=col, grantee=user,
-                                              via=h.via, path=h.path(user),
-                                              can_login=True, detail="field-level security"))
+            grants.extend(_object_grants(obj, user, readers, holdings, described,
+                                         field_read))
     if users.skipped_inactive:
         notes.append(f"{len(users.skipped_inactive)} inactive users skipped: "
                      f"{', '.join(sorted(users.skipped_inactive))}")
@@ -119,6 +126,41 @@ def inventory(source: str, query: Query, objects: list[str]) -> AccessInventory:
         notes.append(f"{users.skipped_assignments} inactive or expired assignments skipped")
     return AccessInventory(source=source, grants=tuple(_unique(grants)),
                            roles=tuple(_roles(users)), notes=tuple(notes))
+
+
+def _object_grants(obj: str, user: str, readers: list[_Holding], holdings: list[_Holding],
+                   described: Sequence[tuple[str, bool]] | None,
+                   field_read: Mapping[tuple[str, str], set[str]]) -> list[AccessGrant]:
+    """One user's grants on one object: the object when every field is readable, else the
+    fields one by one (always-readable ones through the object read, FLS ones through the
+    set that grants the field)."""
+    key = obj.lower()
+    fls = {col: h for h in holdings for col in sorted(field_read[(h.set.id, key)])}
+    best = readers[0]
+    obj_detail = "View All Data" if best.set.view_all else "Read on the object"
+    if described is not None:
+        always = [name for name, permissionable in described if not permissionable]
+        governed = [name for name, permissionable in described if permissionable]
+        if any(name not in fls for name in governed):
+            out = [AccessGrant(object=obj, column=name, grantee=user, via=_via(best),
+                               path=best.path(user), can_login=True,
+                               detail=f"{obj_detail}; not subject to field-level security")
+                   for name in always]
+            out += [AccessGrant(object=obj, column=name, grantee=user, via=fls[name].via,
+                                path=fls[name].path(user), can_login=True,
+                                detail="field-level security")
+                    for name in governed if name in fls]
+            return out
+    out = [AccessGrant(object=obj, column=None, grantee=user, via=_via(h), path=h.path(user),
+                       can_login=True,
+                       detail="View All Data" if h.set.view_all else "Read on the object")
+           for h in readers]
+    if described is not None:
+        return out  # every field readable: the object grant says it all
+    out += [AccessGrant(object=obj, column=col, grantee=user, via=h.via, path=h.path(user),
+                        can_login=True, detail="field-level security")
+            for col, h in fls.items()]
+    return out
 
 
 def _via(h: _Holding) -> Via:

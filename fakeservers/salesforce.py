@@ -49,6 +49,10 @@ _VERSIONS = [("Summer '24", "61.0"), ("Winter '25", "62.0"), ("Summer '26", "67.
 _DATA = re.compile(r"^/services/data/v(?P<v>\d+\.\d)(?P<rest>(?:/.*)?)$")
 
 
+_NOT_PERMISSIONABLE = ("Id", "Name", "OwnerId", "CreatedDate", "CreatedById", "LastModifiedDate",
+                       "LastModifiedById", "SystemModstamp", "IsDeleted")
+
+
 def sf_field(name: str, sf_type: str, *, label: str | None = None, nillable: bool = True,
              unique: bool = False, createable: bool = True, length: int | None = None,
              picklist: Sequence[str] = (), restricted: bool = False,
@@ -67,6 +71,9 @@ def sf_field(name: str, sf_type: str, *, label: str | None = None, nillable: boo
         "filterable": True, "sortable": True, "defaultValue": None,
         "defaultedOnCreate": sf_type == "boolean", "restrictedPicklist": restricted,
         "referenceTo": [reference_to] if reference_to else [], "relationshipName": relationship,
+        # field-level security governs every field but the id, audit fields and the
+        # universally required ones
+        "permissionable": nillable and name not in _NOT_PERMISSIONABLE,
         "picklistValues": [{"active": True, "defaultValue": False, "label": v, "value": v,
                             "validFor": None} for v in picklist],
     }
@@ -160,6 +167,9 @@ class SalesforceApp(FakeApp):
         self.objects["ActivityHistory"] = SObject("ActivityHistory", "0Ek", [_ID],
                                                   queryable=False)
         self._seq = itertools.count(1)
+        #: permission set id → objects whose every governed field it reads (None: all data
+        #: objects): admins tick "visible" for all fields of the objects a profile reads.
+        self._all_fields: dict[str, set[str] | None] = {}
         self._locators: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.add_profile("Minimum Access - Salesforce")
         self.run_as = run_as
@@ -193,6 +203,9 @@ class SalesforceApp(FakeApp):
         prefix = _PREFIXES.get(name, f"a{len(self.objects):02d}")
         sobj = SObject(name, prefix, fields, label=table.label or name)
         self.objects[name] = sobj
+        for psid, objs in self._all_fields.items():
+            if objs is None or name in objs:
+                self._field_permissions(psid, name, None)
         owners = [u["Id"] for u in self.objects["User"].rows if u["IsActive"]]
         for i, row in enumerate(table.rows):
             sobj.rows.append({"Id": self.new_id(prefix), "OwnerId": owners[i % len(owners)],
@@ -201,7 +214,11 @@ class SalesforceApp(FakeApp):
 
     def add_profile(self, name: str, *, view_all: bool = False, read: Iterable[str] = (),
                     fields: Mapping[str, Iterable[str]] | None = None) -> str:
-        """A Profile and the permission set it owns (where Salesforce keeps its permissions)."""
+        """A Profile and the permission set it owns (where Salesforce keeps its permissions).
+
+        ``fields=None``: field-level security Read on every governed field of the objects it
+        reads (all objects with ``view_all``), now and for tables added later; a mapping
+        grants exactly those fields."""
         pid = self.insert("Profile", Name=name)
         return self._perm_set(f"X{pid}", name, view_all, read, fields, profile=pid)
 
@@ -263,6 +280,7 @@ class SalesforceApp(FakeApp):
 
     def _perm_set(self, name: str, label: str, view_all: bool, read: Iterable[str],
                   fields: Mapping[str, Iterable[str]] | None, profile: str | None = None) -> str:
+        read = tuple(read)
         psid = self.insert("PermissionSet", Name=name, Label=label, ProfileId=profile,
                            Type="Profile" if profile else "Regular",
                            IsOwnedByProfile=profile is not None, PermissionsViewAllData=view_all,
@@ -272,11 +290,23 @@ class SalesforceApp(FakeApp):
                         PermissionsRead=True, PermissionsCreate=False, PermissionsEdit=False,
                         PermissionsDelete=False, PermissionsViewAllRecords=False,
                         PermissionsModifyAllRecords=False)
+        if fields is None:  # every governed field of what it reads (View All Data: everything)
+            self._all_fields[psid] = None if view_all else set(read)
+            for obj in list(self.objects):
+                if self.objects[obj].queryable and obj not in _ACL_OBJECTS and \
+                        (view_all or obj in read):
+                    self._field_permissions(psid, obj, None)
         for obj, names in (fields or {}).items():
-            for fname in names:
-                self.insert("FieldPermissions", ParentId=psid, SobjectType=obj,
-                            Field=f"{obj}.{fname}", PermissionsRead=True, PermissionsEdit=False)
+            self._field_permissions(psid, obj, names)
         return psid
+
+    def _field_permissions(self, psid: str, obj: str, names: Iterable[str] | None) -> None:
+        """FieldPermissions rows (Read) for ``names``, or for every permissionable field."""
+        if names is None:
+            names = [f["name"] for f in self.objects[obj].fields if f.get("permissionable")]
+        for fname in names:
+            self.insert("FieldPermissions", ParentId=psid, SobjectType=obj,
+                        Field=f"{obj}.{fname}", PermissionsRead=True, PermissionsEdit=False)
 
     # -- protocol -----------------------------------------------------------------------------
 
@@ -587,8 +617,11 @@ def demo_app(sample_dir: Path) -> SalesforceApp:
     app.add_user("sales.rep@example.com", profile="Standard User")
     app.add_user("former.rep@example.com", profile="Standard User", active=False)
     app.add_user("ml_churn_svc@example.com", profile="Minimum Access - Salesforce")
+    # Field-level security: the features and label of the churn model, not the contact data
+    # (owner_email, country, region stay hidden from the service user).
     app.add_permission_set("Churn Model Integration", read=("Account",), fields={
-        "Account": ("industry", "segment", "annual_revenue", "tenure_months", "churned_90d")})
+        "Account": ("industry", "segment", "annual_revenue", "employee_count", "tenure_months",
+                    "churned_90d", "status", "created_at", "updated_at")})
     app.assign("ml_churn_svc@example.com", "Churn Model Integration")
     for table in (accounts, contacts, opportunities):
         app.add_table(table)

@@ -511,12 +511,10 @@ def test_access_inventory_from_permission_objects(tmp_path: Path) -> None:
          ("admin@example.com", "System Administrator")),
         (OBJECT, None, "analyst@example.com", "profile",
          ("analyst@example.com", "Standard User")),
-        (OBJECT, None, "svc@example.com", "permission_set",
-         ("svc@example.com", "Widget Reader")),
-        (OBJECT, "code", "svc@example.com", "permission_set",
-         ("svc@example.com", "Widget Reader")),
-        (OBJECT, "price", "svc@example.com", "permission_set",
-         ("svc@example.com", "Widget Reader")),
+        # Widget Reader grants FLS on price only (code is required, so never FLS-governed):
+        # svc reads the always-readable fields and price, not the whole object
+        *{(OBJECT, col, "svc@example.com", "permission_set",
+           ("svc@example.com", "Widget Reader")) for col in ("Id", "OwnerId", "code", "price")},
         (OBJECT, None, "auditor@example.com", "permission_set_group",
          ("auditor@example.com", "Audit_Team", "Widget Auditor")),
         ("Account", None, "admin@example.com", "superuser",
@@ -525,6 +523,7 @@ def test_access_inventory_from_permission_objects(tmp_path: Path) -> None:
           ("svc@example.com", "fieldonly@example.com", "lapsed@example.com",
            "auditor@example.com")},
     }, "field permissions without object read grant nothing; inactive and expired skipped"
+    assert any(n.startswith("Account: describe not read") for n in inv.notes)
     assert all(g.can_login for g in inv.grants)
     roles = {r.name: r for r in inv.roles}
     assert roles["System Administrator"].superuser
@@ -639,9 +638,33 @@ def test_demo_app_serves_the_sample_crm_with_demo_credentials(tmp_path: Path) ->
                     .to_pylist())
     assert people.num_rows == 1200 and "ü" in names, "the latin-1 export is decoded"
     readers = {(g.object, g.grantee, g.via) for g in inv.grants if g.column is None}
-    assert ("Account", "ml_churn_svc@example.com", "permission_set") in readers
+    svc = {g.column for g in inv.grants if g.grantee == "ml_churn_svc@example.com"
+           and g.object == "Account"}
+    assert {"account_id", "name", "employee_count", "churned_90d"} <= svc, "FLS + always"
+    assert not svc & {None, "owner_email", "country"}, "field-level security narrows the read"
     assert ("Opportunity", "admin@example.com", "superuser") in readers
     assert ("Contact", "sales.rep@example.com", "profile") in readers
     assert not any(g.grantee == "former.rep@example.com" for g in inv.grants)
     assert not any(g.object == "Opportunity" and g.grantee == "sales.rep@example.com"
                    for g in inv.grants)
+
+
+def test_field_level_security_binds_view_all_data_too(tmp_path: Path) -> None:
+    """Salesforce Help: users with View All Data "must still be assigned field permissions"."""
+    from auditor.access import can_read
+
+    app = SalesforceApp({OBJECT: standard_table(3)}, clients={CLIENT_ID: CLIENT_SECRET})
+    app.add_profile("Data Steward", view_all=True, fields={OBJECT: ("price",)})
+    app.add_user("steward@example.com", profile="Data Steward")
+    with running(app) as (_, server):
+        con = connect(server, tmp_path)
+        try:
+            inv = con.access([OBJECT])
+        finally:
+            con.close()
+    cols = {g.column: g for g in inv.grants if g.grantee == "steward@example.com"}
+    assert set(cols) == {"Id", "OwnerId", "code", "price"}, "always-readable + FLS, no object"
+    assert cols["Id"].via == "superuser" and cols["price"].detail == "field-level security"
+    assert can_read(inv, "steward@example.com", OBJECT, "price") is not None
+    assert can_read(inv, "steward@example.com", OBJECT, "title") is None
+    assert can_read(inv, "steward@example.com", OBJECT) is None, "not the whole object"
