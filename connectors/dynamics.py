@@ -55,6 +55,12 @@ SERVICE_PROTECTION = {"0x80072322", "0x80072321", "0x80072326",
 _ATTRIBUTES = "EntityDefinitions(LogicalName='{}')/Attributes"
 
 
+#: ``@odata.count`` stops at 5,000; these annotations say whether the real total is higher
+#: (learn.microsoft.com, power-apps/developer/data-platform/webapi/query/count-rows).
+COUNT_ANNOTATIONS = ('odata.include-annotations="Microsoft.Dynamics.CRM.totalrecordcount,'
+                     'Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"')
+
+
 class DynamicsConfig(SaasSourceConfig):
     """``sources.<name>`` for ``kind: dynamics365``."""
 
@@ -104,7 +110,7 @@ class DynamicsConnector(SaasConnector):
             self._clients += [tokens, client]
             self._service = ODataService(
                 client, root, 4, client_paging=False,
-                page_headers=lambda n: {"Prefer": f"odata.maxpagesize={n}"})
+                page_headers=lambda n: {"Prefer": f"odata.maxpagesize={n},{COUNT_ANNOTATIONS}"})
         return self._service
 
     def close(self) -> None:

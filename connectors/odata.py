@@ -395,6 +395,8 @@ class ODataService:
         if not isinstance(rows, list):
             raise SourceDataError(f"{where}: OData v4 answer without a value array")
         count = body.get("@odata.count")
+        if body.get("@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded") is True:
+            count = None  # Dataverse counts up to 5,000 only: the real total is unknown
         return rows, body.get("@odata.nextLink"), int(count) if count is not None else None
 
     def _checked(self, link: str) -> str:

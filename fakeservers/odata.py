@@ -265,7 +265,10 @@ class ODataFakeApp(FakeApp):
         body: dict[str, Any] = {"@odata.context": f"{self._origin(request)}{self.service_path}"
                                                   f"/$metadata#{table.name}"}
         if args.get("$count") == "true":
-            body["@odata.count"] = total
+            body["@odata.count"] = min(total, 5000) if dv else total  # Dataverse caps it
+        if dv and "Microsoft.Dynamics.CRM.totalrecordcount" in request.headers.get("Prefer", ""):
+            body["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(total, 5000)
+            body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > 5000
         body["value"] = records
         if link:
             body["@odata.nextLink"] = link

@@ -429,7 +429,8 @@ def test_dataverse_wire_headers_paging_and_token(tmp_path: Path) -> None:
     assert got.num_rows == 12 and sample.source_rows == 12
     assert len(pages) == 3
     assert all("$skip" not in p.query and "$top" not in p.query for p in pages)
-    assert all(p.headers["Prefer"] == "odata.maxpagesize=5" for p in pages)
+    assert all(p.headers["Prefer"].startswith("odata.maxpagesize=5,odata.include-annotations=")
+               for p in pages)
     assert all(p.headers["Odata-Maxversion"] == "4.0" and p.headers["Accept"] ==
                "application/json" for p in pages)
     assert "$skiptoken" in pages[1].query and "pagenumber" in pages[1].query["$skiptoken"][0]
@@ -437,6 +438,20 @@ def test_dataverse_wire_headers_paging_and_token(tmp_path: Path) -> None:
     assert f"scope={origin}/.default".replace(":", "%3A").replace("/", "%2F") \
         in token.body.decode()
     assert token.path == "/tenant-1/oauth2/v2.0/token"
+
+
+def test_dataverse_total_beyond_its_5000_count_cap_is_unknown(tmp_path: Path) -> None:
+    from fakeservers.tables import standard_table
+
+    with DynamicsHarness().serve(standard_table(5003)) as served:
+        con = _connect(served.config, tmp_path, page_size=5000)
+        try:
+            big, got = _rows(con, DynamicsHarness().object_name)
+        finally:
+            con.close()
+    assert got.num_rows == 5003
+    assert big.source_rows is None, "@odata.count says 5000; the limit-exceeded flag says more"
+    assert big.metadata.row_count_estimate is None
 
 
 def test_dataverse_describe_picklists_required_lookups(tmp_path: Path) -> None:
