@@ -27,12 +27,11 @@ import re
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NoReturn
 
-import charset_normalizer
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,6 +40,14 @@ from pydantic import ConfigDict, Field
 from auditor.connector import ConnectorConfig, resolve_path
 from auditor.errors import SourceDataError, SourceUnavailable, UnknownObject
 from auditor.models import ColumnSchema, ObjectMetadata, RejectedRow, Sample, SampleSpec
+from connectors.file_text import (
+    TRANSCODE_CHUNK,
+    Encoding,
+    duckdb_view,
+    encoding_for,
+    lines_at,
+    ndjson_error_line,
+)
 
 __all__ = ["FORMATS", "FileConnector", "FileSourceConfig"]
 
@@ -79,19 +86,10 @@ _DEFAULT_MAX_REJECT_SHARE = 0.5
 #: Rejected rows handed back as objects; the rest are counted in a note (a file with millions
 #: of bad rows must not turn into millions of Python objects).
 _DEFAULT_MAX_REJECTS_LISTED = 100_000
-#: Bytes read from the start, the middle and the end of a file to guess its encoding.
-_PROBE_BYTES = 64 * 1024
-_TRANSCODE_CHUNK = 1 << 20
 #: How much of a rejected row DuckDB keeps (its default, 10,000 bytes, cuts off the text an
 #: open quote swallowed, and with it the count of lines lost) and how much a RejectedRow shows.
 _REJECT_LINE_CAP = 16 << 20
 _RAW_CHARS = 2_000
-#: charset-normalizer cannot tell the Latin code pages apart on short, name-heavy samples (it
-#: ranks mac_latin2 or cp1250 first for plain West-European text); cp1252 is what Windows tools
-#: export in those locales, so it wins when its "chaos" is within this margin of the best guess.
-_CP1252_MARGIN = 0.1
-_DUCKDB_NATIVE = {"utf-8": "utf-8", "ascii": "utf-8", "iso8859-1": "latin-1", "utf-16-le": "utf-16"}
-_JSON_LINE = re.compile(r"\bin line (\d+)")
 _CSV_LINE = re.compile(r"\bCSV Error on Line: (\d+)")
 
 
@@ -107,21 +105,6 @@ class FileSourceConfig(ConnectorConfig):
             "Datasets name files inside it by relative path; paths that leave it are refused."
         )
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Encoding:
-    """How DuckDB gets at a text file: natively (``duckdb`` set) or through a transcoded copy."""
-
-    codec: str
-    duckdb: str | None
-    detected: bool
-
-    def describe(self) -> str:
-        how = "detected" if self.detected else "given"
-        via = "" if self.duckdb else ", transcoded to UTF-8 for reading"
-        name = "latin-1" if self.codec == "iso8859-1" else self.codec
-        return f"{name} ({how}{via})"
 
 
 @dataclass(slots=True)
@@ -476,7 +459,7 @@ class FileConnector:
             agg = "count(*), count(COLUMNS(*))" if relation.columns else "count(*)"
             count = cur.sql(f"SELECT {agg} FROM ({sql})").fetchall()[0][0]
         except duckdb.Error as exc:
-            line = _ndjson_error_line(path, str(exc)) if fmt == "ndjson" else None
+            line = ndjson_error_line(path, str(exc)) if fmt == "ndjson" else None
             self._fail(path, "not readable as JSON", exc, line)
         return _Prepared(relation, source_rows=int(count), readable_rows=int(count))
 
@@ -546,7 +529,7 @@ class FileConnector:
         """Sniff, count with a reject table, convert rejects, then build the streaming read."""
         where = self._where(path)
         _check_not_empty(path, where)
-        enc = _encoding_for(path, options.get("encoding"), where)
+        enc = encoding_for(path, options.get("encoding"), where)
         read_path = path if enc.duckdb else self._transcode(path, enc.codec)
         enc_arg = f", encoding={_lit(enc.duckdb)}" if enc.duckdb not in (None, "utf-8") else ""
         src = _sql_path(read_path)
@@ -666,7 +649,7 @@ class FileConnector:
         cur: duckdb.DuckDBPyConnection,
         table: str,
         read_path: Path,
-        enc: _Encoding,
+        enc: Encoding,
         dialect: _CsvDialect,
         options: Mapping[str, Any],
     ) -> tuple[list[RejectedRow], int, int]:
@@ -705,7 +688,7 @@ class FileConnector:
         for r in rows:
             by_line.setdefault(int(r[0]), []).append(r)
         positions = sorted({int(g[0][1]) for g in by_line.values() if g[0][1] is not None})
-        physical = _lines_at(_duckdb_view(read_path, enc), positions, newline.encode())
+        physical = lines_at(duckdb_view(read_path, enc), positions, newline.encode())
         result: list[RejectedRow] = []
         for record_line, group in by_line.items():
             pos = group[0][1]
@@ -745,7 +728,7 @@ class FileConnector:
         out = self._tempdir() / f"transcoded-{next(self._counter)}.csv"
         decoder = codecs.getincrementaldecoder(codec)(errors="replace")
         with path.open("rb") as src, out.open("wb") as dst:
-            while chunk := src.read(_TRANSCODE_CHUNK):
+            while chunk := src.read(TRANSCODE_CHUNK):
                 dst.write(decoder.decode(chunk).encode("utf-8"))
             dst.write(decoder.decode(b"", final=True).encode("utf-8"))
         self._transcoded[key] = out
@@ -830,148 +813,6 @@ def _check_share(
         f"max_reject_share {limit:.0%}{at}",
         hint="check the delimiter, quote and encoding options, or raise max_reject_share",
     )
-
-
-def _encoding_for(path: Path, given: Any, where: str) -> _Encoding:
-    """The encoding to read ``path`` with, and whether DuckDB can decode it itself."""
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    if given is not None:
-        try:
-            codec = codecs.lookup(str(given)).name
-        except LookupError as exc:
-            raise SourceDataError(f"{where}: unknown encoding {given!r}") from exc
-        detected = False
-    else:
-        codec = _detect_codec(path, where)
-        detected = True
-    if codec in ("utf-16", "utf-16-le", "utf-16-be"):
-        # DuckDB's utf-16 is little-endian only (a big-endian file reads as zero rows).
-        if head.startswith(codecs.BOM_UTF16_BE) or codec == "utf-16-be":
-            return _Encoding("utf-16-be" if codec == "utf-16-be" else "utf-16", None, detected)
-        return _Encoding("utf-16", "utf-16", detected)
-    if codec == "utf-8-sig":
-        codec = "utf-8"
-    return _Encoding(codec, _DUCKDB_NATIVE.get(codec), detected)
-
-
-def _detect_codec(path: Path, where: str) -> str:
-    """Guess a text file's encoding from its start, middle and end.
-
-    Probing three places rather than only the head catches the common "ASCII for 10,000
-    rows, then one name with an accent" file that a head-only guess calls UTF-8.
-    """
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(_PROBE_BYTES)
-        parts = [head]
-        for offset in (size // 2, size - _PROBE_BYTES):
-            if offset > len(head):
-                fh.seek(offset)
-                chunk = fh.read(_PROBE_BYTES)
-                # Start and end on a line boundary so no multi-byte character is cut.
-                start = chunk.find(b"\n") + 1
-                end = chunk.rfind(b"\n") + 1
-                if 0 < start < end:
-                    parts.append(chunk[start:end])
-    for bom, codec in (
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if head.startswith(bom):
-            return codec
-    if b"\x00" not in head:
-        probe = b"\n".join(parts)
-        try:
-            codecs.getincrementaldecoder("utf-8")().decode(probe, final=False)
-            return "utf-8"
-        except UnicodeDecodeError:
-            pass
-    else:
-        probe = head
-    matches = charset_normalizer.from_bytes(probe)
-    best = matches.best()
-    if best is None:
-        raise SourceDataError(
-            f"{where}: binary content, not a text file",
-            hint="set options.encoding if this is text in an unusual encoding",
-        )
-    codec = best.encoding
-    if not codec.startswith("utf"):
-        west = next((m for m in matches if "cp1252" in m.could_be_from_charset), None)
-        if west is not None and west.chaos <= best.chaos + _CP1252_MARGIN:
-            codec = "cp1252"
-    return codecs.lookup(codec).name
-
-
-def _duckdb_view(path: Path, enc: _Encoding) -> Iterator[bytes]:
-    """The file as the UTF-8 byte stream DuckDB parses: its reject byte positions count that.
-
-    For native UTF-16 and Latin-1 DuckDB transcodes internally (keeping a BOM as U+FEFF), so
-    the positions are not file offsets; this replays the same transcoding, chunk by chunk.
-    """
-    codec = {"utf-16": "utf-16-le", "latin-1": "latin-1"}.get(enc.duckdb or "")
-    decoder = codecs.getincrementaldecoder(codec)(errors="replace") if codec else None
-    with path.open("rb") as fh:
-        while chunk := fh.read(_TRANSCODE_CHUNK):
-            yield decoder.decode(chunk).encode("utf-8") if decoder else chunk
-        if decoder:
-            yield decoder.decode(b"", final=True).encode("utf-8")
-
-
-def _lines_at(chunks: Iterable[bytes], positions: list[int], newline: bytes) -> dict[int, int]:
-    """1-based physical line for each DuckDB ``line_byte_position`` (sorted ascending).
-
-    DuckDB's own ``line`` column counts records, so a quoted value spanning lines shifts it;
-    its ``line_byte_position`` is one past the start of the row (for CRLF files the start is
-    taken as the LF), so the newlines strictly before that position count the lines above.
-    One streaming pass, stopping at the last position.
-    """
-    found: dict[int, int] = {}
-    if not positions:
-        return found
-    pending = iter(positions)
-    pos = next(pending, None)
-    offset = seen = 0
-    for chunk in chunks:
-        end = offset + len(chunk)
-        while pos is not None and pos <= end:
-            found[pos] = seen + chunk[: pos - offset].count(newline) + 1
-            pos = next(pending, None)
-        if pos is None:
-            break
-        seen += chunk.count(newline)
-        offset = end
-    while pos is not None:  # past the end: should not happen, but keep a line for it
-        found[pos] = seen + 1
-        pos = next(pending, None)
-    return found
-
-
-def _ndjson_error_line(path: Path, message: str) -> int | None:
-    """The physical line of the NDJSON record a DuckDB error message points at.
-
-    DuckDB's "in line N" counts records, not lines (blank lines are skipped), and is one
-    past the record for "Malformed JSON" errors but exact for "JSON transform error"s, as
-    DuckDB 2.0.1 words them; so count non-blank lines to the record (one streaming pass).
-    """
-    match = _JSON_LINE.search(message)
-    if match is None:
-        return None
-    record = int(match.group(1)) - (1 if "Malformed JSON" in message else 0)
-    if record < 1:
-        return None
-    seen = 0
-    with path.open("rb") as fh:
-        for number, text in enumerate(fh, start=1):
-            if text.strip():
-                seen += 1
-                if seen == record:
-                    return number
-    return None
 
 
 def _dialect_args(d: _CsvDialect) -> str:
