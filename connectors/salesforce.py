@@ -64,6 +64,10 @@ _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 _PATHS = "_salesforce_paths"
 
 
+#: sObject API names: ``Account``, ``Invoice__c``, ``ns__Thing__c``, ``Account__History``.
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
 class SalesforceConfig(SaasSourceConfig):
     """``kind: salesforce`` — one org, reached through its REST API."""
 
@@ -314,6 +318,10 @@ class SalesforceConnector(SaasConnector):
     # -- helpers ----------------------------------------------------------------------------
 
     def _describe(self, obj: str) -> dict[str, Any]:
+        if not _API_NAME.fullmatch(obj):  # it goes into a URL path and into SOQL's FROM
+            raise UnknownObject(f"source {self.name!r}: {obj!r} is not a Salesforce object API "
+                                "name (letters, digits and underscores, e.g. Account, "
+                                "Invoice__c)")
         if obj not in self._describes:
             try:
                 self._describes[obj] = self.get(f"{self.base_path}/sobjects/{obj}/describe")

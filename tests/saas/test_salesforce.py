@@ -668,3 +668,15 @@ def test_field_level_security_binds_view_all_data_too(tmp_path: Path) -> None:
     assert can_read(inv, "steward@example.com", OBJECT, "price") is not None
     assert can_read(inv, "steward@example.com", OBJECT, "title") is None
     assert can_read(inv, "steward@example.com", OBJECT) is None, "not the whole object"
+
+
+def test_object_names_are_checked_before_they_reach_a_url_or_soql(tmp_path: Path) -> None:
+    with running() as (app, server):
+        con = connect(server, tmp_path)
+        try:
+            for bad in ("Account/../limits", "Widget__c WHERE Id != null", "../sobjects"):
+                with pytest.raises(UnknownObject, match="not a Salesforce object API name"):
+                    con.sample(bad, SampleSpec(), {})
+        finally:
+            con.close()
+        assert not app.requests_to(r"/query"), "nothing was sent"
