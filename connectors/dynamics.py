@@ -45,7 +45,7 @@ from connectors.odata import (
     token_classify,
 )
 from connectors.saas.base import ObjectDescription, Page, SaasConnector, SaasSourceConfig
-from connectors.saas.http import ApiClient, ApiFailure, NoAuth, parse_retry_after
+from connectors.saas.http import ApiFailure, NoAuth, parse_retry_after
 from connectors.saas.records import FieldSpec
 
 _REQUIRED_LEVELS = ("SystemRequired", "ApplicationRequired")
@@ -87,7 +87,6 @@ class DynamicsConnector(SaasConnector):
     def __init__(self, name: str, config: SaasSourceConfig, base_dir: Any) -> None:
         super().__init__(name, config, base_dir)
         self.cfg: DynamicsConfig = config  # type: ignore[assignment]
-        self._clients: list[ApiClient] = []
         self._service: ODataService | None = None
         self._sets: dict[str, str] | None = None
         #: entity set → column → option value → label
@@ -107,16 +106,13 @@ class DynamicsConnector(SaasConnector):
             client = self.http(root, auth=auth, classify=self._classify, headers={
                 "Accept": "application/json", "OData-MaxVersion": "4.0",
                 "OData-Version": "4.0"})
-            self._clients += [tokens, client]
             self._service = ODataService(
                 client, root, 4, client_paging=False,
                 page_headers=lambda n: {"Prefer": f"odata.maxpagesize={n},{COUNT_ANNOTATIONS}"})
         return self._service
 
     def close(self) -> None:
-        for c in self._clients:
-            c.close()
-        self._clients.clear()
+        super().close()
         self._service = None
 
     # -- vendor hooks -------------------------------------------------------------------------

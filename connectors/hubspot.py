@@ -318,9 +318,7 @@ class HubSpotConnector(SaasConnector):
         return sample
 
     def close(self) -> None:
-        self.api.close()
-        if self._token_client is not None:
-            self._token_client.close()
+        super().close()  # the API and token clients, both made by http()
 
     # -- helpers ------------------------------------------------------------------------------
 

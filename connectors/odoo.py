@@ -420,9 +420,8 @@ class OdooConnector(SaasConnector):
         return self._guard(lambda: inventory(self.execute, self.name, objects))
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        super().close()  # the transport's client was made by http()
+        self._transport = None
 
     # -- describe helpers -----------------------------------------------------------------------
 

@@ -310,10 +310,8 @@ class SalesforceConnector(SaasConnector):
         return out
 
     def close(self) -> None:
-        if self._api is not None:
-            self._api.close()
-            self._api = None
-        self.auth.close()
+        super().close()  # the API and token clients, both made by http()
+        self._api = None
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from connectors.odata import (
     token_classify,
 )
 from connectors.saas.base import ObjectDescription, Page, SaasConnector, SaasSourceConfig
-from connectors.saas.http import ApiClient, Auth, NoAuth
+from connectors.saas.http import Auth, NoAuth
 from connectors.saas.records import FieldSpec
 
 
@@ -83,7 +83,6 @@ class SapODataConnector(SaasConnector):
     def __init__(self, name: str, config: SaasSourceConfig, base_dir: Any) -> None:
         super().__init__(name, config, base_dir)
         self.cfg: SapODataConfig = config  # type: ignore[assignment]
-        self._clients: list[ApiClient] = []
         self._service: ODataService | None = None
 
     @property
@@ -98,23 +97,19 @@ class SapODataConnector(SaasConnector):
                 assert cfg.token_url and cfg.client_id and cfg.client_secret is not None
                 tokens = self.http(cfg.token_url, auth=NoAuth(), classify=token_classify,
                                    headers={"Accept": "application/json"})
-                self._clients.append(tokens)
                 auth = ClientCredentials(tokens, cfg.token_url, cfg.client_id,
                                          cfg.client_secret, cfg.scope)
             headers = {"Accept": "application/json"}
             if cfg.odata_version == 4:
                 headers |= {"OData-MaxVersion": "4.0", "OData-Version": "4.0"}
             client = self.http(cfg.service_url, auth=auth, classify=classify, headers=headers)
-            self._clients.append(client)
             params = {"sap-client": cfg.sap_client} if cfg.sap_client else {}
             self._service = ODataService(client, cfg.service_url, cfg.odata_version,
                                          params=params)
         return self._service
 
     def close(self) -> None:
-        for c in self._clients:
-            c.close()
-        self._clients.clear()
+        super().close()
         self._service = None
 
     # -- vendor hooks -------------------------------------------------------------------------

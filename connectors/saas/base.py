@@ -109,6 +109,7 @@ class SaasConnector(ABC):
         self._described: dict[str, ObjectDescription] = {}
         #: How retries wait; tests replace it to record waits instead of sleeping.
         self.sleep: Callable[[float], None] = time.sleep
+        self._clients: list[ApiClient] = []
 
     # -- vendor hooks -------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class SaasConnector(ABC):
         client = ApiClient(self.name, base_url, policy=self.config.policy(),
                            verify=ssl_context(self.config.verify_tls, ca), **kwargs)
         client.sleep = lambda seconds: self.sleep(seconds)
+        self._clients.append(client)
         return client
 
     def discover(self) -> list[str]:
@@ -177,8 +179,11 @@ class SaasConnector(ABC):
         sample.reader = pa.RecordBatchReader.from_batches(schema(fields), batches)
         return sample
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most vendors hold one client
-        """Vendors with open clients override and call this."""
+    def close(self) -> None:
+        """Close every client :meth:`http` made (vendors that hold more call this too)."""
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
 
     # -- mechanics ----------------------------------------------------------------------------
 

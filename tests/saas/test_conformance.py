@@ -78,7 +78,9 @@ def test_discover_lists_the_object(harness: Any, tmp_path: Path) -> None:
         try:
             assert harness.object_name in con.discover()
         finally:
+            clients = list(con._clients)
             con.close()
+    assert clients and all(c._http.is_closed for c in clients), "close() closes every client"
 
 
 def test_sample_pages_through_everything_with_declared_types(harness: Any,
