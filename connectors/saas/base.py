@@ -210,7 +210,8 @@ class SaasConnector(ABC):
                     ahead = pool.submit(next, pages, None)
                 if take:
                     yield to_batch(take, fields, pull.bad)
-                report(f"ingest {self.name}:{obj}: {pull.rows:,} records, {pull.pages} pages")
+                report(f"ingest {self.name}:{obj}: {pull.rows:,} records, {pull.pages} "
+                       f"page{'s' if pull.pages != 1 else ''}")
                 if last:
                     break
                 if repeated:
