@@ -18,17 +18,10 @@ _reporter: ContextVar[Callable[[str], None] | None] = ContextVar("auditor_progre
                                                                  default=None)
 
 
-def status(message: str) -> None:
-    """Show what a long step is doing now (replaces the previous status)."""
-    log.debug("%s", message)
-    reporter = _reporter.get()
-    if reporter is not None:
-        reporter(message)
-
-
 def bound() -> Callable[[str], None]:
-    """:func:`status` tied to the reporter of the calling context, for work that continues on
-    another thread (DuckDB pulls a connector's Arrow stream on its own threads)."""
+    """A status reporter tied to the calling context's progress display (each message replaces
+    the previous one). Bound here because the work may go on elsewhere: DuckDB pulls a
+    connector's Arrow stream on its own threads, where the context variable is unset."""
     reporter = _reporter.get()
 
     def report(message: str) -> None:
