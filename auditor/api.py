@@ -191,7 +191,7 @@ def _run(loaded: LoadedConfig, writer: RunWriter, connectors: dict[str, Connecto
     con = writer.con
     for name, st in states.items():
         progress(f"validate {name}")
-        contract = contract_suite(name, st.cfg.source, st.result.metadata) \
+        contract = contract_suite(st.cfg.source, st.result.metadata) \
             if st.cfg.source_contracts and st.result.metadata else None
         st.result = replace(st.result, expectations=tuple(
             _validate(con, st, [*([contract] if contract else []), *suites[name]],

@@ -22,7 +22,7 @@ from auditor.models import ObjectMetadata
 from auditor.validate import Suite, SuiteExpectation, suite_from_expectations
 
 
-def contract_suite(dataset: str, source: str, metadata: ObjectMetadata) -> Suite | None:
+def contract_suite(source: str, metadata: ObjectMetadata) -> Suite | None:
     """A suite named ``<source> contract`` with one expectation per declared constraint."""
     if not metadata.contracts:
         return None
