@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - older Pythons
 
 __all__ = ["RegexPlan", "translate_regex"]
 
+
 @dataclass(frozen=True, slots=True)
 class RegexPlan:
     """A Python regex rewritten for RE2, or why it cannot be.
@@ -41,15 +42,20 @@ def _re2_char(code: int) -> str:
     return f"\\x{{{code:X}}}"
 
 
-@functools.lru_cache(maxsize=8)
-def _python_class_body(escape: str) -> str:
-    """RE2 class body (ranges) matching exactly what Python's Unicode ``escape`` matches."""
+def _code_point_ranges(runs: re.Pattern[str]) -> str:
+    """RE2 ranges of the code points ``runs`` (a pattern ending in ``+``) matches in Python."""
     everything = "".join(map(chr, range(0x110000)))
     parts = []
-    for m in re.finditer(f"{escape}+", everything):
+    for m in runs.finditer(everything):
         lo, hi = m.start(), m.end() - 1
         parts.append(_re2_char(lo) if lo == hi else f"{_re2_char(lo)}-{_re2_char(hi)}")
     return "".join(parts)
+
+
+@functools.lru_cache(maxsize=8)
+def _python_class_body(escape: str) -> str:
+    """RE2 class body (ranges) matching exactly what Python's Unicode ``escape`` matches."""
+    return _code_point_ranges(re.compile(f"{escape}+"))
 
 
 _UNSUPPORTED_OPS = {"ASSERT", "ASSERT_NOT", "GROUPREF", "GROUPREF_EXISTS", "ATOMIC_GROUP"}
@@ -137,13 +143,8 @@ _CATEGORY_IN_CLASS = re.compile(r"(?<!\\)(?:\\\\)*\\[dDwWsS]")
 @functools.lru_cache(maxsize=256)
 def _python_class_exact(cls: str, ignore_case: bool) -> str:
     """An RE2 class matching exactly the code points Python's class ``cls`` matches."""
-    compiled = re.compile(f"(?:{cls})+", re.IGNORECASE if ignore_case else 0)
-    everything = "".join(map(chr, range(0x110000)))
-    parts = []
-    for m in compiled.finditer(everything):
-        lo, hi = m.start(), m.end() - 1
-        parts.append(_re2_char(lo) if lo == hi else f"{_re2_char(lo)}-{_re2_char(hi)}")
-    return f"[{''.join(parts)}]" if parts else r"[^\x{0}-\x{10FFFF}]"
+    body = _code_point_ranges(re.compile(f"(?:{cls})+", re.IGNORECASE if ignore_case else 0))
+    return f"[{body}]" if body else r"[^\x{0}-\x{10FFFF}]"
 
 
 def _literal_escape(pattern: str, i: int) -> tuple[str, int] | None:
