@@ -45,7 +45,7 @@ from connectors.odata import (
     token_classify,
 )
 from connectors.saas.base import ObjectDescription, Page, SaasConnector, SaasSourceConfig
-from connectors.saas.http import ApiFailure, NoAuth, parse_retry_after
+from connectors.saas.http import ApiFailure, NoAuth
 from connectors.saas.records import FieldSpec
 
 _REQUIRED_LEVELS = ("SystemRequired", "ApplicationRequired")
@@ -206,19 +206,16 @@ class DynamicsConnector(SaasConnector):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _classify(self, resp: httpx.Response) -> ApiFailure | None:
-        """A service-protection 429 asking to wait longer than ``max_retry_after`` is reported
-        as a spent quota (the source stops); shorter waits are throttling, retried."""
+    @staticmethod
+    def _classify(resp: httpx.Response) -> ApiFailure | None:
+        """Names Dataverse's service-protection limits in the message. Whether such a 429 is
+        waited out or stops the source (a ``Retry-After`` beyond ``max_retry_after``) is the
+        shared client's rule, as for every vendor."""
         failure = classify(resp)
-        if failure is None or resp.status_code != 429:
+        if failure is None or resp.status_code != 429 or \
+                failure.message.split(":", 1)[0] not in SERVICE_PROTECTION:
             return failure
-        wait = parse_retry_after(resp.headers.get("Retry-After"))
-        code = failure.message.split(":", 1)[0]
-        if code in SERVICE_PROTECTION and wait is not None and \
-                wait > self.cfg.max_retry_after:
-            return ApiFailure("quota", f"{failure.message} (service protection limit; "
-                              f"Retry-After {wait:g} s)")
-        return failure
+        return ApiFailure(failure.kind, f"{failure.message} (service protection limit)")
 
     def _entity_sets(self) -> dict[str, str]:
         """Entity set name → logical name, from ``EntityDefinitions``."""
