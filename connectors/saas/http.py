@@ -167,7 +167,7 @@ class ApiClient:
         self.policy = policy
         self.classify = classify
         self.sleep: Callable[[float], None] = time.sleep
-        self.requests = 0
+        #: Tokens renewed after a rejection (the one re-authentication per request).
         self.reauthentications = 0
         self.last_headers: httpx.Headers = httpx.Headers()
         self._http = httpx.Client(base_url=base_url, timeout=policy.timeout, verify=verify,
@@ -235,7 +235,6 @@ class ApiClient:
         extra = dict(kwargs.pop("headers", None) or {})
         reauthenticated = False
         while True:
-            self.requests += 1
             try:
                 resp = self._http.request(method, url, headers={**self.auth.headers(), **extra},
                                           **kwargs)
