@@ -477,6 +477,16 @@ def test_unknown_objects_are_named(tmp_path: Path) -> None:
 # -- access inventory ----------------------------------------------------------------------------
 
 
+def inventory(app: SalesforceApp, tmp_path: Path, objects: list[str]) -> Any:
+    """The access inventory the connector reads from ``app`` for ``objects``."""
+    with running(app) as (_, server):
+        con = connect(server, tmp_path)
+        try:
+            return con.access(objects)
+        finally:
+            con.close()
+
+
 def _acl_org() -> SalesforceApp:
     app = org(standard_table(3))  # admin (View All Data) and analyst (Standard User)
     app.add_permission_set("Widget Reader", read=(OBJECT,), fields={OBJECT: ("price", "code")})
@@ -498,12 +508,7 @@ def _acl_org() -> SalesforceApp:
 
 def test_access_inventory_from_permission_objects(tmp_path: Path) -> None:
     app = _acl_org()
-    with running(app) as (_, server):
-        con = connect(server, tmp_path)
-        try:
-            inv = con.access([OBJECT, "Account"])
-        finally:
-            con.close()
+    inv = inventory(app, tmp_path, [OBJECT, "Account"])
     assert inv is not None and inv.source == "sf"
     facts = {(g.object, g.column, g.grantee, g.via, g.path) for g in inv.grants}
     assert facts == {
@@ -541,12 +546,7 @@ def test_access_inventory_from_permission_objects(tmp_path: Path) -> None:
 def test_orgs_without_permission_set_groups_still_get_an_inventory(tmp_path: Path) -> None:
     app = _acl_org()
     del app.objects["PermissionSetGroupComponent"]
-    with running(app) as (_, server):
-        con = connect(server, tmp_path)
-        try:
-            inv = con.access([OBJECT])
-        finally:
-            con.close()
+    inv = inventory(app, tmp_path, [OBJECT])
     assert inv is not None
     assert {g.grantee for g in inv.grants} == {"admin@example.com", "analyst@example.com",
                                                "svc@example.com"}
@@ -656,12 +656,7 @@ def test_field_level_security_binds_view_all_data_too(tmp_path: Path) -> None:
     app = SalesforceApp({OBJECT: standard_table(3)}, clients={CLIENT_ID: CLIENT_SECRET})
     app.add_profile("Data Steward", view_all=True, fields={OBJECT: ("price",)})
     app.add_user("steward@example.com", profile="Data Steward")
-    with running(app) as (_, server):
-        con = connect(server, tmp_path)
-        try:
-            inv = con.access([OBJECT])
-        finally:
-            con.close()
+    inv = inventory(app, tmp_path, [OBJECT])
     cols = {g.column: g for g in inv.grants if g.grantee == "steward@example.com"}
     assert set(cols) == {"Id", "OwnerId", "code", "price"}, "always-readable + FLS, no object"
     assert cols["Id"].via == "superuser" and cols["price"].detail == "field-level security"
